@@ -1,0 +1,414 @@
+import { type AgentAddress, connectSocket, formatAddress, parseAddress } from "./address.js";
+import { Backoff } from "./backoff.js";
+import { type AgentCapabilities, capabilitiesFromInfo, unsupportedReason } from "./capabilities.js";
+import { type ArgsOf, type CommandName, catalogue, lookupCommand, type ResultOf } from "./catalogue/index.js";
+import type { CommandSpec } from "./catalogue/define.js";
+import { AgentChannel, type AgentRequest } from "./channel.js";
+import {
+  AgentBusyError,
+  AgentReplyError,
+  AgentTimeoutError,
+  AgentUnavailableError,
+  FrozenError,
+  InvalidArgumentsError,
+  type QgaError,
+  UnknownCommandError,
+  UnsupportedCommandError,
+} from "./errors.js";
+import { type Logger, silentLogger } from "./logger.js";
+import { describeIssues } from "./validation.js";
+
+/**
+ * How the client holds the agent's socket.
+ * - `hold`: one connection kept open and re-opened when it drops: fastest, for sockets nobody else uses.
+ * - `linger`: connect on demand, close after `idleMs` without calls (0: one connection per command). The
+ *   agent serves one client at a time, so this is what a host whose own tools use the socket needs
+ *   (Proxmox freezes filesystems through it for backups).
+ */
+export type ConnectionPolicy = { readonly mode: "hold" } | { readonly mode: "linger"; readonly idleMs: number };
+
+export interface GuestAgentOptions {
+  /** A unix socket path, or `tcp://host:port`. */
+  readonly address: string | AgentAddress;
+  readonly policy?: ConnectionPolicy;
+  /** Default per-call timeout. */
+  readonly timeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** The handshake's own timeout; also how long a socket held by another client takes to report so. */
+  readonly syncTimeoutMs?: number;
+  /** Calls waiting for the agent beyond those in flight; over it, `busy`. */
+  readonly maxQueue?: number;
+  readonly maxInFlight?: number;
+  /** The largest reply line accepted, in bytes. */
+  readonly maxReplyBytes?: number;
+  /** Reconnect backoff of the `hold` policy. */
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** How long `guest-info` and id support stay trusted across short-lived (`linger`) connections. */
+  readonly profileTtlMs?: number;
+  readonly log?: Logger;
+}
+
+export type AgentState = "online" | "offline";
+
+export interface CallOptions {
+  readonly timeoutMs?: number;
+}
+
+interface QueuedCall {
+  readonly request: AgentRequest;
+  readonly replies: boolean;
+  readonly deadline: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: QgaError) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+type StateListener = (state: AgentState, reason: string | undefined) => void;
+type FrozenListener = (frozen: boolean) => void;
+
+const DEFAULTS = {
+  timeoutMs: 30_000,
+  connectTimeoutMs: 3_000,
+  syncTimeoutMs: 3_000,
+  maxQueue: 64,
+  maxInFlight: 8,
+  maxReplyBytes: 24 * 1024 * 1024,
+  backoff: { initialMs: 250, maxMs: 5_000 },
+  profileTtlMs: 300_000,
+} as const;
+
+/**
+ * A supervised client of one guest agent: validates every call against the command catalogue and the
+ * agent's own `guest-info`, queues calls (bounded), keeps or opens the connection as the policy says,
+ * and reports the agent's availability and freeze state.
+ */
+export class GuestAgent {
+  readonly address: AgentAddress;
+  private readonly options: Required<Omit<GuestAgentOptions, "address" | "log">>;
+  private readonly log: Logger;
+  private readonly backoff: Backoff;
+  private readonly queue: QueuedCall[] = [];
+  private channel: AgentChannel | undefined;
+  private connecting: Promise<AgentChannel> | undefined;
+  private profile: { capabilities: AgentCapabilities; until: number } | undefined;
+  private stateValue: AgentState = "offline";
+  private frozenValue = false;
+  private stopped = false;
+  private started = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly stateListeners = new Set<StateListener>();
+  private readonly frozenListeners = new Set<FrozenListener>();
+
+  constructor(options: GuestAgentOptions) {
+    this.address = typeof options.address === "string" ? parseAddress(options.address) : options.address;
+    this.options = {
+      policy: options.policy ?? { mode: "hold" },
+      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      syncTimeoutMs: options.syncTimeoutMs ?? DEFAULTS.syncTimeoutMs,
+      maxQueue: options.maxQueue ?? DEFAULTS.maxQueue,
+      maxInFlight: options.maxInFlight ?? DEFAULTS.maxInFlight,
+      maxReplyBytes: options.maxReplyBytes ?? DEFAULTS.maxReplyBytes,
+      backoff: options.backoff ?? DEFAULTS.backoff,
+      profileTtlMs: options.profileTtlMs ?? DEFAULTS.profileTtlMs,
+    };
+    this.log = options.log ?? silentLogger;
+    this.backoff = new Backoff(this.options.backoff);
+  }
+
+  get state(): AgentState {
+    return this.stateValue;
+  }
+
+  /** Whether the guest's filesystems are frozen, as far as this client has seen. */
+  get frozen(): boolean {
+    return this.frozenValue;
+  }
+
+  /** What the agent supports, once it has answered `guest-info`. */
+  get capabilities(): AgentCapabilities | undefined {
+    return this.profile?.capabilities;
+  }
+
+  onStateChange(listener: StateListener): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  onFrozenChange(listener: FrozenListener): () => void {
+    this.frozenListeners.add(listener);
+    return () => this.frozenListeners.delete(listener);
+  }
+
+  /** With the `hold` policy, connects now and keeps reconnecting; with `linger`, nothing until a call. */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    if (this.options.policy.mode === "hold") this.reconnect();
+  }
+
+  /** Fails queued calls, closes the connection, stops reconnecting. In-flight calls fail too. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.idleTimer);
+    this.failQueued(new AgentUnavailableError("the guest-agent client was stopped"));
+    this.channel?.close();
+    await this.connecting?.catch(() => {});
+  }
+
+  /** Calls a command of the catalogue with typed arguments and result. */
+  call<K extends CommandName>(name: K, args?: ArgsOf<K>, options?: CallOptions): Promise<ResultOf<K>> {
+    return this.execute(name, args, options) as Promise<ResultOf<K>>;
+  }
+
+  /**
+   * Calls a command named at run time (from a request): the name must be in the catalogue and the
+   * arguments must pass its schema, or nothing is sent. Resolves with the agent's `return` value,
+   * validated by the catalogue's result schema (members it does not know are kept).
+   */
+  async execute(name: string, args: unknown, options?: CallOptions): Promise<unknown> {
+    const spec = lookupCommand(name);
+    if (!spec) throw new UnknownCommandError(`${name} is not a guest-agent command`);
+    const parsedArgs = spec.args.safeParse(args ?? {});
+    if (!parsedArgs.success) throw new InvalidArgumentsError(describeIssues(parsedArgs.error, "args"));
+    const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    if (!this.profile || !this.channel?.isOpen) await this.withDeadline(this.ensureChannel(), deadline, name);
+    this.checkRunnable(spec);
+    const request: AgentRequest = { execute: name, arguments: parsedArgs.data as Record<string, unknown> };
+    let value: unknown;
+    try {
+      value = await this.enqueue(request, spec.replies, deadline);
+    } catch (error) {
+      throw await this.explainRefusal(spec, error);
+    }
+    if (!spec.replies) return undefined;
+    const result = spec.result.safeParse(value);
+    if (!result.success) {
+      throw new AgentReplyError("InvalidReply", `${name} returned ${describeIssues(result.error, "result")}`);
+    }
+    this.trackFreeze(name, result.data);
+    return result.data;
+  }
+
+  private checkRunnable(spec: CommandSpec): void {
+    const capabilities = this.profile?.capabilities;
+    const reason = capabilities && unsupportedReason(capabilities, spec.name);
+    if (reason) throw new UnsupportedCommandError(reason);
+    if (this.frozenValue && !spec.allowedWhileFrozen) {
+      throw new FrozenError(`${spec.name} is refused while the guest's filesystems are frozen (thaw them first)`);
+    }
+  }
+
+  /**
+   * The agent disables most commands while frozen and says only "has been disabled"; if guest-info said
+   * the command is enabled, the guest was frozen behind our back (e.g. by a backup): ask, and say so.
+   */
+  private async explainRefusal(spec: CommandSpec, error: unknown): Promise<unknown> {
+    if (!(error instanceof AgentReplyError) || !/has been disabled/.test(error.desc)) return error;
+    if (spec.allowedWhileFrozen) return new UnsupportedCommandError(error.desc, { cause: error });
+    try {
+      const status = await this.call("guest-fsfreeze-status", {}, { timeoutMs: this.options.syncTimeoutMs });
+      if (status === "frozen") return new FrozenError(`${spec.name} is refused: the guest's filesystems are frozen`);
+    } catch {
+      // The original refusal is the better answer.
+    }
+    return new UnsupportedCommandError(error.desc, { cause: error });
+  }
+
+  private trackFreeze(name: string, result: unknown): void {
+    if (name === "guest-fsfreeze-status") this.setFrozen(result === "frozen");
+    else if (name === "guest-fsfreeze-freeze" || name === "guest-fsfreeze-freeze-list") this.setFrozen(true);
+    else if (name === "guest-fsfreeze-thaw") this.setFrozen(false);
+  }
+
+  private enqueue(request: AgentRequest, replies: boolean, deadline: number): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new AgentUnavailableError("the guest-agent client was stopped"));
+    if (this.queue.length >= this.options.maxQueue) {
+      return Promise.reject(
+        new AgentBusyError(`${this.queue.length} commands are already waiting for this agent (maxQueue)`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const call: QueuedCall = { request, replies, deadline, resolve, reject, timer: undefined };
+      call.timer = setTimeout(() => {
+        const index = this.queue.indexOf(call);
+        if (index < 0) return;
+        this.queue.splice(index, 1);
+        reject(new AgentTimeoutError(`${request.execute}: still waiting for the agent after the timeout`));
+      }, deadline - Date.now());
+      this.queue.push(call);
+      this.pump();
+    });
+  }
+
+  /** Moves queued calls onto the channel as its capacity allows. */
+  private pump(): void {
+    const channel = this.channel;
+    if (!channel?.isOpen) {
+      if (this.queue.length > 0) this.ensureChannel().then(() => this.pump(), (error) => this.failQueued(error));
+      return;
+    }
+    if (channel.syncing) {
+      channel.ready().then(() => this.pump(), () => this.pump());
+      return;
+    }
+    clearTimeout(this.idleTimer);
+    while (this.queue.length > 0 && channel.inFlight < channel.capacity) {
+      const call = this.queue.shift()!;
+      clearTimeout(call.timer);
+      const timeoutMs = Math.max(1, call.deadline - Date.now());
+      channel
+        .send(call.request, { timeoutMs, replies: call.replies })
+        .then(call.resolve, call.reject)
+        .finally(() => {
+          this.pump();
+          this.armIdleClose();
+        });
+    }
+  }
+
+  private failQueued(error: QgaError): void {
+    for (const call of this.queue.splice(0)) {
+      clearTimeout(call.timer);
+      call.reject(error);
+    }
+  }
+
+  private ensureChannel(): Promise<AgentChannel> {
+    if (this.channel?.isOpen) return Promise.resolve(this.channel);
+    if (this.stopped) return Promise.reject(new AgentUnavailableError("the guest-agent client was stopped"));
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<AgentChannel> {
+    let channel: AgentChannel | undefined;
+    try {
+      const socket = await connectSocket(this.address, this.options.connectTimeoutMs);
+      const profile = this.profile && this.profile.until > Date.now() ? this.profile.capabilities : undefined;
+      channel = await AgentChannel.open(socket, {
+        maxReplyBytes: this.options.maxReplyBytes,
+        syncTimeoutMs: this.options.syncTimeoutMs,
+        maxInFlight: this.options.maxInFlight,
+        log: this.log,
+        ...(profile ? { assumeIds: profile.supportsIds } : {}),
+      });
+      if (!profile) await this.learnCapabilities(channel);
+      if (this.stopped) throw new AgentUnavailableError("the guest-agent client was stopped");
+    } catch (error) {
+      channel?.close();
+      const failure =
+        error instanceof AgentUnavailableError
+          ? error
+          : new AgentUnavailableError(`the agent's handshake failed: ${(error as Error).message}`, { cause: error });
+      this.profile = undefined;
+      this.setState("offline", failure.message);
+      throw failure;
+    }
+    this.channel = channel;
+    const opened = channel;
+    channel.onClose((error) => this.onChannelClosed(opened, error));
+    this.backoff.reset();
+    this.setState("online", undefined);
+    this.armIdleClose();
+    return channel;
+  }
+
+  private async learnCapabilities(channel: AgentChannel): Promise<void> {
+    const timeoutMs = this.options.syncTimeoutMs;
+    const raw = await channel.send({ execute: "guest-info" }, { timeoutMs, replies: true });
+    const info = catalogue["guest-info"].result.safeParse(raw);
+    if (!info.success) {
+      throw new AgentReplyError("InvalidReply", `guest-info returned ${describeIssues(info.error, "result")}`);
+    }
+    const capabilities = capabilitiesFromInfo(info.data, channel.supportsIds);
+    this.profile = { capabilities, until: Date.now() + this.options.profileTtlMs };
+    this.log.debug({ version: capabilities.version, ids: capabilities.supportsIds }, "agent capabilities");
+    if (unsupportedReason(capabilities, "guest-fsfreeze-status") === undefined) {
+      const status = await channel.send({ execute: "guest-fsfreeze-status" }, { timeoutMs, replies: true });
+      this.setFrozen(status === "frozen");
+    }
+  }
+
+  private onChannelClosed(channel: AgentChannel, error: AgentUnavailableError): void {
+    if (this.channel !== channel) return;
+    this.channel = undefined;
+    clearTimeout(this.idleTimer);
+    if (this.idleClosing) {
+      this.idleClosing = false;
+      return;
+    }
+    if (this.stopped) return;
+    this.profile = undefined;
+    this.setState("offline", error.message);
+    this.scheduleReconnect();
+    if (this.queue.length > 0) this.pump();
+  }
+
+  private idleClosing = false;
+
+  private armIdleClose(): void {
+    const policy = this.options.policy;
+    if (policy.mode !== "linger" || !this.channel || this.channel.inFlight > 0 || this.queue.length > 0) return;
+    clearTimeout(this.idleTimer);
+    const channel = this.channel;
+    const close = (): void => {
+      if (this.channel !== channel || channel.inFlight > 0 || this.queue.length > 0) return;
+      this.idleClosing = true;
+      channel.close();
+    };
+    if (policy.idleMs === 0) close();
+    else this.idleTimer = setTimeout(close, policy.idleMs);
+  }
+
+  private reconnect(): void {
+    if (this.stopped) return;
+    this.ensureChannel().then(
+      () => {},
+      () => this.scheduleReconnect(),
+    );
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.options.policy.mode !== "hold") return;
+    clearTimeout(this.reconnectTimer);
+    const delay = this.backoff.next();
+    this.log.debug({ delay, attempt: this.backoff.attempts }, "reconnecting to the agent");
+    this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
+  }
+
+  private async withDeadline<T>(promise: Promise<T>, deadline: number, command: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AgentTimeoutError(`${command}: the agent could not be reached before the timeout`)),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      return await Promise.race([promise, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private setState(state: AgentState, reason: string | undefined): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    const where = formatAddress(this.address);
+    if (state === "online") this.log.info({ address: where }, "guest agent online");
+    else this.log.info({ address: where, reason }, "guest agent offline");
+    for (const listener of this.stateListeners) listener(state, reason);
+  }
+
+  private setFrozen(frozen: boolean): void {
+    if (this.frozenValue === frozen) return;
+    this.frozenValue = frozen;
+    for (const listener of this.frozenListeners) listener(frozen);
+  }
+}

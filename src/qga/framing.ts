@@ -1,0 +1,99 @@
+/**
+ * Splits the agent's byte stream into reply lines.
+ *
+ * Works on bytes, never on decoded text: the agent marks a `guest-sync-delimited` reply with a raw 0xFF
+ * byte, which a UTF-8 decoder would turn into U+FFFD. A 0xFF discards whatever partial line precedes it
+ * (the notes: "drop everything up to the last 0xFF"). A line longer than `maxLineBytes` is never
+ * buffered whole: its bytes are dropped as they arrive and one `overflow` frame stands for it, so a
+ * 67 MB reply costs no more memory than the limit.
+ */
+export type Frame =
+  | { readonly kind: "line"; readonly bytes: Buffer }
+  | { readonly kind: "delimiter" }
+  | { readonly kind: "overflow"; readonly bytes: number; readonly tail: Buffer };
+
+/** How much of an over-long line is kept: enough for the `"id": "…"}` the agent writes at its end. */
+export const OVERFLOW_TAIL_BYTES = 256;
+
+const NEWLINE = 0x0a;
+const DELIMITER = 0xff;
+
+export class FrameDecoder {
+  private parts: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes of the current over-long line seen so far; -1 while the current line is within bounds. */
+  private overflowed = -1;
+  private tail: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxLineBytes: number) {
+    if (!(maxLineBytes > 0)) throw new RangeError("maxLineBytes must be positive");
+  }
+
+  /** Feeds one chunk; returns the frames it completes, in stream order. */
+  push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    let start = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (byte !== NEWLINE && byte !== DELIMITER) continue;
+      this.append(chunk.subarray(start, i));
+      start = i + 1;
+      if (byte === DELIMITER) {
+        this.reset();
+        frames.push({ kind: "delimiter" });
+      } else {
+        const frame = this.finishLine();
+        if (frame) frames.push(frame);
+      }
+    }
+    this.append(chunk.subarray(start));
+    return frames;
+  }
+
+  /** Forgets any partial line, e.g. when a new connection starts. */
+  reset(): void {
+    this.parts = [];
+    this.buffered = 0;
+    this.overflowed = -1;
+    this.tail = Buffer.alloc(0);
+  }
+
+  private append(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.overflowed >= 0) {
+      this.overflowed += bytes.length;
+      this.keepTail(bytes);
+      return;
+    }
+    if (this.buffered + bytes.length > this.maxLineBytes) {
+      this.overflowed = this.buffered + bytes.length;
+      this.keepTail(Buffer.concat([...this.parts, bytes]));
+      this.parts = [];
+      this.buffered = 0;
+      return;
+    }
+    this.parts.push(bytes);
+    this.buffered += bytes.length;
+  }
+
+  private keepTail(bytes: Buffer): void {
+    const joined = this.tail.length === 0 ? bytes : Buffer.concat([this.tail, bytes]);
+    this.tail = Buffer.from(joined.subarray(Math.max(0, joined.length - OVERFLOW_TAIL_BYTES)));
+  }
+
+  private finishLine(): Frame | undefined {
+    if (this.overflowed >= 0) {
+      const frame: Frame = { kind: "overflow", bytes: this.overflowed, tail: this.tail };
+      this.reset();
+      return frame;
+    }
+    if (this.buffered === 0) {
+      this.reset();
+      return undefined;
+    }
+    // Copy: the chunk the parts point into belongs to the socket and may be reused.
+    const bytes = Buffer.concat(this.parts, this.buffered);
+    this.reset();
+    return { kind: "line", bytes };
+  }
+}

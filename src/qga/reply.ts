@@ -1,0 +1,46 @@
+import { z } from "zod";
+
+/** One reply line of the agent: `{"return": X}` or `{"error": {class, desc}}`, with the request's id if it had one. */
+const ReturnReply = z.strictObject({ return: z.unknown(), id: z.unknown().optional() });
+const ErrorReply = z.strictObject({
+  error: z.looseObject({ class: z.string(), desc: z.string() }),
+  id: z.unknown().optional(),
+});
+export const AgentReply = z.union([ReturnReply, ErrorReply]);
+export type AgentReply = z.infer<typeof AgentReply>;
+
+export type ParsedLine =
+  | { readonly kind: "return"; readonly value: unknown; readonly id: unknown }
+  | { readonly kind: "error"; readonly errorClass: string; readonly desc: string; readonly id: unknown }
+  | { readonly kind: "garbage"; readonly preview: string };
+
+export function parseReplyLine(bytes: Buffer): ParsedLine {
+  const text = bytes.toString("utf8");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { kind: "garbage", preview: preview(text) };
+  }
+  const reply = AgentReply.safeParse(json);
+  if (!reply.success) return { kind: "garbage", preview: preview(text) };
+  if ("error" in reply.data) {
+    const { class: errorClass, desc } = reply.data.error;
+    return { kind: "error", errorClass, desc, id: reply.data.id };
+  }
+  return { kind: "return", value: reply.data.return, id: reply.data.id };
+}
+
+/**
+ * The id of a reply from the last bytes of its line. Used for a reply too large to keep: the agent writes
+ * `"id"` after `"return"`, so the tail of an over-long line still says whose it was.
+ */
+export function idFromLineTail(tail: Buffer): string | undefined {
+  const match = /"id":\s*"((?:[^"\\]|\\.){1,128})"\s*}\s*$/.exec(tail.toString("latin1"));
+  return match?.[1];
+}
+
+function preview(text: string): string {
+  const flat = text.replace(/[^\x20-\x7e]/g, "?");
+  return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
+}

@@ -1,0 +1,17 @@
+import type { z } from "zod";
+
+/**
+ * One line a person can act on from a zod error, naming each field by its path from `root`:
+ * `args.path: expected string, received number; args.foo: unexpected member`.
+ */
+export function describeIssues(error: z.ZodError, root: string, maxIssues = 5): string {
+  const parts = error.issues.slice(0, maxIssues).map((issue) => {
+    const where = [root, ...issue.path.map(String)].join(".");
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => `${where}.${key}: unexpected member`).join("; ");
+    }
+    return `${where}: ${issue.message.replace(/^Invalid input: /, "")}`;
+  });
+  const more = error.issues.length - maxIssues;
+  return more > 0 ? `${parts.join("; ")} (and ${more} more)` : parts.join("; ");
+}

@@ -1,0 +1,91 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { waitForPath } from "./wait.js";
+
+/**
+ * Every command of the real agent that could change the machine the tests run on. The agent runs as
+ * root on the test host itself (`-m unix-listen`), so these stay blocked whatever a test wants.
+ */
+export const MACHINE_CHANGING_COMMANDS = [
+  "guest-shutdown",
+  "guest-suspend-disk",
+  "guest-suspend-ram",
+  "guest-suspend-hybrid",
+  "guest-set-user-password",
+  "guest-set-time",
+  "guest-set-vcpus",
+  "guest-set-memory-blocks",
+  "guest-fsfreeze-freeze",
+  "guest-fsfreeze-freeze-list",
+  "guest-fsfreeze-thaw",
+  "guest-fstrim",
+  "guest-ssh-add-authorized-keys",
+  "guest-ssh-remove-authorized-keys",
+  "guest-exec",
+  "guest-file-open",
+] as const;
+
+export interface RealAgent {
+  readonly socket: string;
+  readonly dir: string;
+  readonly process: ChildProcess;
+  /** Stops the agent (and waits for it); the folder stays until `dispose`. */
+  kill(): Promise<void>;
+  /** Starts the agent again on the same socket. */
+  restart(): Promise<RealAgent>;
+  dispose(): Promise<void>;
+}
+
+export interface RealAgentOptions {
+  /** Reuse a folder (restart); a new temporary one otherwise. */
+  readonly dir?: string;
+  /** More commands to block, for tests of disabled commands. */
+  readonly alsoBlock?: readonly string[];
+}
+
+/** The real qemu-ga in unix-listen mode on a temporary socket, with every machine-changing command blocked. */
+export async function startRealAgent(options: RealAgentOptions = {}): Promise<RealAgent> {
+  const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), "qga-real-")));
+  const socket = path.join(dir, "qga.sock");
+  await rm(socket, { force: true });
+  const blocked = [...MACHINE_CHANGING_COMMANDS, ...(options.alsoBlock ?? [])].join(",");
+  const child = spawn(
+    "qemu-ga",
+    ["-m", "unix-listen", "-p", socket, "-t", dir, "-f", path.join(dir, "qemu-ga.pid"), "-b", blocked],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+  const exited = once(child, "exit");
+  await Promise.race([
+    waitForPath(socket, 10_000),
+    exited.then(() => {
+      throw new Error(`qemu-ga exited at start: ${stderr}`);
+    }),
+  ]);
+  const agent: RealAgent = {
+    socket,
+    dir,
+    process: child,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+    async restart() {
+      await agent.kill();
+      return startRealAgent({ ...options, dir });
+    },
+    async dispose() {
+      await agent.kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return agent;
+}

@@ -1,0 +1,149 @@
+import os from "node:os";
+import { z } from "zod";
+
+/**
+ * The whole configuration as one zod schema: the YAML file, with environment overrides merged in
+ * (config/load.ts), is parsed by `Config` and nothing else. The JSON Schema for editors is generated from
+ * it (`qga-mqtt schema`), never written by hand.
+ */
+
+/** A single MQTT topic level that can name a VM, a group or a worker (shared/spec/mqtt-api.md). */
+export const TopicLevel = z
+  .string()
+  .min(1, { error: "must not be empty" })
+  .max(128, { error: "must be at most 128 characters" })
+  .refine((s) => !/[/+#]/.test(s), { error: "must not contain '/', '+' or '#' (it is one MQTT topic level)" })
+  .refine((s) => !s.startsWith("$"), { error: "must not start with '$' (reserved by brokers)" })
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { error: "must not contain control characters" });
+
+const RESERVED_VM_NAMES = new Set(["bridge", "group"]);
+export const VmName = TopicLevel.refine((s) => !RESERVED_VM_NAMES.has(s), {
+  error: "'bridge' and 'group' are reserved topic levels and cannot name a VM",
+});
+
+export const PolicySetName = z.enum(["read", "power", "time", "freeze", "exec", "files", "users", "all"]);
+export type PolicySetName = z.infer<typeof PolicySetName>;
+
+/** Named sets and single command or verb names, e.g. `[read, power, guest-get-fsinfo]`. */
+export const PolicyList = z.array(z.string().min(1)).describe("named sets (read, power, time, freeze, exec, files, users, all) and command or verb names");
+
+export const Connection = z
+  .union([
+    z.literal("hold"),
+    z.strictObject({
+      linger: z.number().int().min(0).max(3_600_000).describe("close the socket after this many ms idle; 0 = one connection per command"),
+    }),
+  ])
+  .describe("hold: keep the agent socket open; {linger: ms}: connect per command, for sockets the host's own tools use (Proxmox)");
+export type Connection = z.infer<typeof Connection>;
+
+const StaticVm = z.strictObject({
+  name: VmName,
+  socket: z.string().min(1).describe("unix socket path, or tcp://host:port"),
+  groups: z.array(TopicLevel).default([]),
+  connection: Connection.optional(),
+});
+
+const GlobSource = z.strictObject({
+  pattern: z
+    .string()
+    .startsWith("/", { error: "must be an absolute path pattern" })
+    .refine((s) => s.includes("*"), { error: "must contain a '*' (the part that names the VM)" })
+    .describe("absolute path with '*' wildcards, e.g. /run/qemu/*/qga.sock; the first '*' names the VM"),
+  groups: z.array(TopicLevel).default([]),
+  connection: Connection.optional(),
+});
+
+const ProxmoxSource = z.strictObject({
+  enabled: z.boolean().default(false),
+  socketDir: z.string().default("/var/run/qemu-server"),
+  configDir: z.string().default("/etc/pve/qemu-server"),
+  groups: z.array(TopicLevel).default(["proxmox"]),
+  connection: Connection.default({ linger: 0 }),
+});
+
+const Tls = z.strictObject({
+  ca: z.string().optional().describe("path of the CA certificate(s) to trust"),
+  cert: z.string().optional().describe("path of the client certificate"),
+  key: z.string().optional().describe("path of the client key"),
+  keyPassphrase: z.string().optional(),
+  keyPassphraseFile: z.string().optional(),
+  rejectUnauthorized: z.boolean().default(true),
+});
+
+const Mqtt = z.strictObject({
+  url: z
+    .string()
+    .regex(/^(mqtts?|wss?):\/\//, { error: "must start with mqtt://, mqtts://, ws:// or wss://" })
+    .optional()
+    .describe("broker URL; unset: 127.0.0.1:1883 if a broker answers there, else an embedded one"),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  passwordFile: z.string().optional().describe("read the password from this file (Docker/systemd secrets)"),
+  clientId: z.string().optional().describe("default qga-mqtt-<worker id>"),
+  protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5).describe("5 = MQTT 5, 4 = MQTT 3.1.1"),
+  baseTopic: TopicLevel.default("qga"),
+  keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
+  sessionExpirySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(300)
+    .describe("how long the broker keeps requests for the worker while it is disconnected"),
+  tls: Tls.default({ rejectUnauthorized: true }),
+});
+
+const Status = z.strictObject({
+  intervalSeconds: z.number().min(1).max(86_400).default(30),
+  heartbeatSeconds: z.number().min(1).max(86_400).default(300),
+});
+
+const Limits = z.strictObject({
+  maxPayloadBytes: z.number().int().min(256).max(64 * 1024 * 1024).default(256 * 1024),
+  maxDepth: z.number().int().min(2).max(256).default(16),
+  queueDepth: z.number().int().min(1).max(10_000).default(64),
+  defaultTimeoutSeconds: z.number().min(0.1).max(3600).default(30),
+  maxTimeoutSeconds: z.number().min(0.1).max(86_400).default(300),
+  dedupeWindowSeconds: z.number().min(0).max(86_400).default(600),
+});
+
+const Agent = z.strictObject({
+  connectTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
+  syncTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
+  maxReplyBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(24 * 1024 * 1024),
+  maxInFlight: z.number().int().min(1).max(256).default(8),
+});
+
+const Policy = z.strictObject({
+  default: PolicyList.default(["read"]),
+  groups: z.record(TopicLevel, PolicyList).default({}),
+  vms: z.record(TopicLevel, PolicyList).default({}),
+});
+
+export const Config = z.strictObject({
+  worker: z
+    .strictObject({ id: TopicLevel.default(os.hostname().replace(/[/+#$\s]/g, "_")) })
+    .default({ id: os.hostname().replace(/[/+#$\s]/g, "_") }),
+  mqtt: Mqtt.default(Mqtt.parse({})),
+  vms: z.array(StaticVm).default([]),
+  discovery: z
+    .strictObject({
+      globs: z.array(GlobSource).default([]),
+      proxmox: ProxmoxSource.default(ProxmoxSource.parse({})),
+      rescanSeconds: z.number().min(0.2).max(3600).default(5),
+    })
+    .default({ globs: [], proxmox: ProxmoxSource.parse({}), rescanSeconds: 5 }),
+  policy: Policy.default(Policy.parse({})),
+  status: Status.default(Status.parse({})),
+  limits: Limits.default(Limits.parse({})),
+  agent: Agent.default(Agent.parse({})),
+  log: z
+    .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
+    .default({ level: "info" }),
+});
+export type Config = z.infer<typeof Config>;
+export type StaticVm = z.infer<typeof StaticVm>;
+export type GlobSource = z.infer<typeof GlobSource>;
+export type ProxmoxSource = z.infer<typeof ProxmoxSource>;

@@ -23,7 +23,10 @@ export interface GuestInfoLike {
 
 export function capabilitiesFromInfo(info: GuestInfoLike, supportsIds: boolean): AgentCapabilities {
   const commands = new Map(
-    info.supported_commands.map((c) => [c.name, { enabled: c.enabled, successResponse: c["success-response"] }]),
+    info.supported_commands.map((c) => [
+      c.name,
+      { enabled: c.enabled, successResponse: c["success-response"] },
+    ]),
   );
   return { version: info.version, supportsIds, commands };
 }

@@ -79,7 +79,9 @@ export class AgentChannel {
     socket.on("data", (chunk: Buffer) => {
       for (const frame of this.decoder.push(chunk)) this.onFrame(frame);
     });
-    socket.on("error", (err) => this.shutdown(new AgentUnavailableError(`agent connection failed: ${err.message}`)));
+    socket.on("error", (err) =>
+      this.shutdown(new AgentUnavailableError(`agent connection failed: ${err.message}`)),
+    );
     socket.on("close", () => this.shutdown(new AgentUnavailableError("the agent closed the connection")));
   }
 
@@ -208,7 +210,11 @@ export class AgentChannel {
     return new Promise<boolean>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.probe = undefined;
-        reject(new AgentUnavailableError(`the agent did not answer guest-ping within ${this.options.syncTimeoutMs} ms`));
+        reject(
+          new AgentUnavailableError(
+            `the agent did not answer guest-ping within ${this.options.syncTimeoutMs} ms`,
+          ),
+        );
       }, this.options.syncTimeoutMs);
       this.probe = (line) => {
         clearTimeout(timer);
@@ -251,7 +257,8 @@ export class AgentChannel {
     }
     if (line.kind === "error") pending.reject(new AgentReplyError(line.errorClass, line.desc));
     else if (pending.replies) pending.resolve(line.value);
-    else this.options.log.debug({ command: pending.command }, "ignored a return from a command without reply");
+    else
+      this.options.log.debug({ command: pending.command }, "ignored a return from a command without reply");
   }
 
   private onOverflow(bytes: number, tail: Buffer): void {
@@ -327,7 +334,9 @@ export class AgentChannel {
     const pending = this.pending.get(key);
     if (!pending) return;
     this.pending.delete(key);
-    pending.reject(new AgentTimeoutError(`${pending.command}: no answer from the agent within ${timeoutMs} ms`));
+    pending.reject(
+      new AgentTimeoutError(`${pending.command}: no answer from the agent within ${timeoutMs} ms`),
+    );
     // The request may be half-read or its reply may still come: resync before anything else is sent.
     this.resyncQuietly();
   }
@@ -345,7 +354,8 @@ export class AgentChannel {
       clearTimeout(pending.timer);
       // A command without reply that ends in EOF is the guest going down, as asked.
       if (!pending.replies) pending.resolve(undefined);
-      else pending.reject(new AgentUnavailableError(`${pending.command}: ${error.message}`, { cause: error }));
+      else
+        pending.reject(new AgentUnavailableError(`${pending.command}: ${error.message}`, { cause: error }));
     }
     this.pending.clear();
     for (const listener of this.closeListeners.splice(0)) listener(error);

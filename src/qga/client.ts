@@ -1,8 +1,8 @@
 import { type AgentAddress, connectSocket, formatAddress, parseAddress } from "./address.js";
 import { Backoff } from "./backoff.js";
 import { type AgentCapabilities, capabilitiesFromInfo, unsupportedReason } from "./capabilities.js";
-import { type ArgsOf, type CommandName, catalogue, lookupCommand, type ResultOf } from "./catalogue/index.js";
 import type { CommandSpec } from "./catalogue/define.js";
+import { type ArgsOf, type CommandName, catalogue, lookupCommand, type ResultOf } from "./catalogue/index.js";
 import { AgentChannel, type AgentRequest } from "./channel.js";
 import {
   AgentBusyError,
@@ -25,7 +25,9 @@ import { describeIssues } from "./validation.js";
  *   agent serves one client at a time, so this is what a host whose own tools use the socket needs
  *   (Proxmox freezes filesystems through it for backups).
  */
-export type ConnectionPolicy = { readonly mode: "hold" } | { readonly mode: "linger"; readonly idleMs: number };
+export type ConnectionPolicy =
+  | { readonly mode: "hold" }
+  | { readonly mode: "linger"; readonly idleMs: number };
 
 export interface GuestAgentOptions {
   /** A unix socket path, or `tcp://host:port`. */
@@ -198,7 +200,9 @@ export class GuestAgent {
     const reason = capabilities && unsupportedReason(capabilities, spec.name);
     if (reason) throw new UnsupportedCommandError(reason);
     if (this.frozenValue && !spec.allowedWhileFrozen) {
-      throw new FrozenError(`${spec.name} is refused while the guest's filesystems are frozen (thaw them first)`);
+      throw new FrozenError(
+        `${spec.name} is refused while the guest's filesystems are frozen (thaw them first)`,
+      );
     }
   }
 
@@ -211,7 +215,8 @@ export class GuestAgent {
     if (spec.allowedWhileFrozen) return new UnsupportedCommandError(error.desc, { cause: error });
     try {
       const status = await this.call("guest-fsfreeze-status", {}, { timeoutMs: this.options.syncTimeoutMs });
-      if (status === "frozen") return new FrozenError(`${spec.name} is refused: the guest's filesystems are frozen`);
+      if (status === "frozen")
+        return new FrozenError(`${spec.name} is refused: the guest's filesystems are frozen`);
     } catch {
       // The original refusal is the better answer.
     }
@@ -233,14 +238,16 @@ export class GuestAgent {
     }
     return new Promise((resolve, reject) => {
       const call: QueuedCall = { request, replies, deadline, resolve, reject, timer: undefined };
+      this.queue.push(call);
+      this.pump();
+      // Only a call that has to wait needs a timer of its own; a sent one is timed by the channel.
+      if (!this.queue.includes(call)) return;
       call.timer = setTimeout(() => {
         const index = this.queue.indexOf(call);
         if (index < 0) return;
         this.queue.splice(index, 1);
         reject(new AgentTimeoutError(`${request.execute}: still waiting for the agent after the timeout`));
       }, deadline - Date.now());
-      this.queue.push(call);
-      this.pump();
     });
   }
 
@@ -248,11 +255,18 @@ export class GuestAgent {
   private pump(): void {
     const channel = this.channel;
     if (!channel?.isOpen) {
-      if (this.queue.length > 0) this.ensureChannel().then(() => this.pump(), (error) => this.failQueued(error));
+      if (this.queue.length > 0)
+        this.ensureChannel().then(
+          () => this.pump(),
+          (error) => this.failQueued(error),
+        );
       return;
     }
     if (channel.syncing) {
-      channel.ready().then(() => this.pump(), () => this.pump());
+      channel.ready().then(
+        () => this.pump(),
+        () => this.pump(),
+      );
       return;
     }
     clearTimeout(this.idleTimer);
@@ -305,7 +319,9 @@ export class GuestAgent {
       const failure =
         error instanceof AgentUnavailableError
           ? error
-          : new AgentUnavailableError(`the agent's handshake failed: ${(error as Error).message}`, { cause: error });
+          : new AgentUnavailableError(`the agent's handshake failed: ${(error as Error).message}`, {
+              cause: error,
+            });
       this.profile = undefined;
       this.setState("offline", failure.message);
       throw failure;
@@ -324,7 +340,10 @@ export class GuestAgent {
     const raw = await channel.send({ execute: "guest-info" }, { timeoutMs, replies: true });
     const info = catalogue["guest-info"].result.safeParse(raw);
     if (!info.success) {
-      throw new AgentReplyError("InvalidReply", `guest-info returned ${describeIssues(info.error, "result")}`);
+      throw new AgentReplyError(
+        "InvalidReply",
+        `guest-info returned ${describeIssues(info.error, "result")}`,
+      );
     }
     const capabilities = capabilitiesFromInfo(info.data, channel.supportsIds);
     this.profile = { capabilities, until: Date.now() + this.options.profileTtlMs };
@@ -354,7 +373,8 @@ export class GuestAgent {
 
   private armIdleClose(): void {
     const policy = this.options.policy;
-    if (policy.mode !== "linger" || !this.channel || this.channel.inFlight > 0 || this.queue.length > 0) return;
+    if (policy.mode !== "linger" || !this.channel || this.channel.inFlight > 0 || this.queue.length > 0)
+      return;
     clearTimeout(this.idleTimer);
     const channel = this.channel;
     const close = (): void => {

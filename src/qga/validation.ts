@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { describePath } from "./catalogue/scalars.js";
 
 /**
  * One line a person can act on from a zod error, naming each field by its path from `root`:
@@ -10,7 +11,10 @@ export function describeIssues(error: z.ZodError, root: string, maxIssues = 5): 
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => `${where}.${key}: unexpected member`).join("; ");
     }
-    return `${where}: ${issue.message.replace(/^Invalid input: /, "")}`;
+    // Catalogue messages name the field themselves ("handle must be …"); the path already says it.
+    const field = describePath(issue.path);
+    const message = issue.message.replace(/^Invalid input: /, "");
+    return `${where}: ${message.startsWith(`${field} `) ? message.slice(field.length + 1) : message}`;
   });
   const more = error.issues.length - maxIssues;
   return more > 0 ? `${parts.join("; ")} (and ${more} more)` : parts.join("; ");

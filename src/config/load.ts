@@ -34,7 +34,10 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
   const source = [file ?? "defaults", ...(fromEnv.length > 0 ? ["environment"] : [])].join(" + ");
   const parsed = Config.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(`the configuration (${source}) is not valid:\n${z.prettifyError(parsed.error)}`, source);
+    throw new ConfigError(
+      `the configuration (${source}) is not valid:\n${z.prettifyError(parsed.error)}`,
+      source,
+    );
   }
   const config = parsed.data;
   const duplicates = duplicateVmNames(config);
@@ -70,7 +73,10 @@ function duplicateVmNames(config: Config): string[] {
   config.vms.forEach((vm, index) => {
     const first = seen.get(vm.name);
     if (first === undefined) seen.set(vm.name, index);
-    else problems.push(`✖ the VM name "${vm.name}" is used twice\n  → at vms[${first}].name and vms[${index}].name`);
+    else
+      problems.push(
+        `✖ the VM name "${vm.name}" is used twice\n  → at vms[${first}].name and vms[${index}].name`,
+      );
   });
   return problems;
 }
@@ -82,7 +88,11 @@ async function readSecrets(config: Config, source: string): Promise<Config> {
     mqtt.password = await readSecret(mqtt.passwordFile, "mqtt.passwordFile", source);
   }
   if (mqtt.tls.keyPassphrase === undefined && mqtt.tls.keyPassphraseFile) {
-    mqtt.tls.keyPassphrase = await readSecret(mqtt.tls.keyPassphraseFile, "mqtt.tls.keyPassphraseFile", source);
+    mqtt.tls.keyPassphrase = await readSecret(
+      mqtt.tls.keyPassphraseFile,
+      "mqtt.tls.keyPassphraseFile",
+      source,
+    );
   }
   return { ...config, mqtt };
 }
@@ -92,6 +102,9 @@ async function readSecret(file: string, setting: string, source: string): Promis
     // A trailing newline is an editor's, not part of the secret.
     return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
   } catch (error) {
-    throw new ConfigError(`cannot read ${setting} (${file}): ${(error as NodeJS.ErrnoException).code ?? error}`, source);
+    throw new ConfigError(
+      `cannot read ${setting} (${file}): ${(error as NodeJS.ErrnoException).code ?? error}`,
+      source,
+    );
   }
 }

@@ -26,16 +26,25 @@ export const PolicySetName = z.enum(["read", "power", "time", "freeze", "exec", 
 export type PolicySetName = z.infer<typeof PolicySetName>;
 
 /** Named sets and single command or verb names, e.g. `[read, power, guest-get-fsinfo]`. */
-export const PolicyList = z.array(z.string().min(1)).describe("named sets (read, power, time, freeze, exec, files, users, all) and command or verb names");
+export const PolicyList = z
+  .array(z.string().min(1))
+  .describe("named sets (read, power, time, freeze, exec, files, users, all) and command or verb names");
 
 export const Connection = z
   .union([
     z.literal("hold"),
     z.strictObject({
-      linger: z.number().int().min(0).max(3_600_000).describe("close the socket after this many ms idle; 0 = one connection per command"),
+      linger: z
+        .number()
+        .int()
+        .min(0)
+        .max(3_600_000)
+        .describe("close the socket after this many ms idle; 0 = one connection per command"),
     }),
   ])
-  .describe("hold: keep the agent socket open; {linger: ms}: connect per command, for sockets the host's own tools use (Proxmox)");
+  .describe(
+    "hold: keep the agent socket open; {linger: ms}: connect per command, for sockets the host's own tools use (Proxmox)",
+  );
 export type Connection = z.infer<typeof Connection>;
 
 const StaticVm = z.strictObject({
@@ -82,7 +91,10 @@ const Mqtt = z.strictObject({
   password: z.string().optional(),
   passwordFile: z.string().optional().describe("read the password from this file (Docker/systemd secrets)"),
   clientId: z.string().optional().describe("default qga-mqtt-<worker id>"),
-  protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5).describe("5 = MQTT 5, 4 = MQTT 3.1.1"),
+  protocolVersion: z
+    .union([z.literal(5), z.literal(4)])
+    .default(5)
+    .describe("5 = MQTT 5, 4 = MQTT 3.1.1"),
   baseTopic: TopicLevel.default("qga"),
   keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
   sessionExpirySeconds: z
@@ -101,7 +113,12 @@ const Status = z.strictObject({
 });
 
 const Limits = z.strictObject({
-  maxPayloadBytes: z.number().int().min(256).max(64 * 1024 * 1024).default(256 * 1024),
+  maxPayloadBytes: z
+    .number()
+    .int()
+    .min(256)
+    .max(64 * 1024 * 1024)
+    .default(256 * 1024),
   maxDepth: z.number().int().min(2).max(256).default(16),
   queueDepth: z.number().int().min(1).max(10_000).default(64),
   defaultTimeoutSeconds: z.number().min(0.1).max(3600).default(30),
@@ -112,7 +129,12 @@ const Limits = z.strictObject({
 const Agent = z.strictObject({
   connectTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
   syncTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
-  maxReplyBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(24 * 1024 * 1024),
+  maxReplyBytes: z
+    .number()
+    .int()
+    .min(4096)
+    .max(64 * 1024 * 1024)
+    .default(24 * 1024 * 1024),
   maxInFlight: z.number().int().min(1).max(256).default(8),
 });
 
@@ -140,7 +162,9 @@ export const Config = z.strictObject({
   limits: Limits.default(Limits.parse({})),
   agent: Agent.default(Agent.parse({})),
   log: z
-    .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
+    .strictObject({
+      level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    })
     .default({ level: "info" }),
 });
 export type Config = z.infer<typeof Config>;

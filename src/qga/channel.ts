@@ -256,9 +256,8 @@ export class AgentChannel {
       return;
     }
     if (line.kind === "error") pending.reject(new AgentReplyError(line.errorClass, line.desc));
-    else if (pending.replies) pending.resolve(line.value);
-    else
-      this.options.log.debug({ command: pending.command }, "ignored a return from a command without reply");
+    // A command "without reply" that answered anyway was accepted all the same.
+    else pending.resolve(pending.replies ? line.value : undefined);
   }
 
   private onOverflow(bytes: number, tail: Buffer): void {

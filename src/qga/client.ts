@@ -331,7 +331,7 @@ export class GuestAgent {
     channel.onClose((error) => this.onChannelClosed(opened, error));
     this.backoff.reset();
     this.setState("online", undefined);
-    this.armIdleClose();
+    // No idle timer yet: the call that asked for this connection is about to be queued.
     return channel;
   }
 

@@ -9,7 +9,11 @@ function decodeAll(decoder: FrameDecoder, chunks: readonly Buffer[]): Frame[] {
 
 function describe(frames: readonly Frame[]): string[] {
   return frames.map((f) =>
-    f.kind === "line" ? `line:${f.bytes.toString("latin1")}` : f.kind === "overflow" ? `overflow:${f.bytes}` : "0xff",
+    f.kind === "line"
+      ? `line:${f.bytes.toString("latin1")}`
+      : f.kind === "overflow"
+        ? `overflow:${f.bytes}`
+        : "0xff",
   );
 }
 
@@ -41,7 +45,11 @@ test("a delimited sync reply is a 0xFF frame then its line, as bytes (never U+FF
 
 test("a 0xFF drops the partial line before it", () => {
   const decoder = new FrameDecoder(1024);
-  const frames = decodeAll(decoder, [Buffer.from('{"return": "half'), Buffer.from([0xff]), Buffer.from('{"return": 1}\n')]);
+  const frames = decodeAll(decoder, [
+    Buffer.from('{"return": "half'),
+    Buffer.from([0xff]),
+    Buffer.from('{"return": 1}\n'),
+  ]);
   assert.deepEqual(describe(frames), ["0xff", 'line:{"return": 1}']);
 });
 
@@ -86,7 +94,12 @@ test("property: any split of the byte stream into chunks gives the same frames",
         const stream = Buffer.concat(segments);
         const whole = describe(new FrameDecoder(limit).push(stream));
         const pieces = describe(decodeAll(new FrameDecoder(limit), split(stream, cuts)));
-        const bytewise = describe(decodeAll(new FrameDecoder(limit), [...stream].map((b) => Buffer.from([b]))));
+        const bytewise = describe(
+          decodeAll(
+            new FrameDecoder(limit),
+            [...stream].map((b) => Buffer.from([b])),
+          ),
+        );
         assert.deepEqual(pieces, whole);
         assert.deepEqual(bytewise, whole);
       },

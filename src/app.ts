@@ -1,0 +1,136 @@
+import { existsSync } from "node:fs";
+import type { Logger } from "pino";
+import { Policy } from "./commands/policy.js";
+import { ConfigError, type LoadedConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import { FleetWatcher } from "./fleet/watcher.js";
+import { MqttBus } from "./mqtt/bus.js";
+import { resolveBroker } from "./mqtt/local-broker.js";
+import { Topics } from "./mqtt/topics.js";
+import { Worker } from "./worker/worker.js";
+
+export interface AppOptions {
+  readonly loaded: LoadedConfig;
+  readonly log: Logger;
+  readonly version: string;
+}
+
+/** Where the worker looks for VMs when the configuration names no source at all. */
+export const DEFAULT_GLOB = "/run/qemu/*/qga.sock";
+
+/**
+ * Builds the parts in order and stops them in reverse: broker, bus, fleet, worker. The only place that
+ * knows all of them.
+ */
+export class App {
+  private bus: MqttBus | undefined;
+  private fleet: FleetWatcher | undefined;
+  private worker: Worker | undefined;
+  private embedded: { close(): Promise<void> } | undefined;
+  private topics: Topics | undefined;
+
+  constructor(private readonly options: AppOptions) {}
+
+  async start(): Promise<void> {
+    const { log, version } = this.options;
+    const config = this.options.loaded.config;
+    const policy = new Policy(config.policy);
+    if (policy.problems.length > 0) {
+      throw new ConfigError(
+        `the policy is not valid:\n${policy.problems.map((p) => `✖ ${p}`).join("\n")}`,
+        "policy",
+      );
+    }
+    const broker = await resolveBroker(config.mqtt.url, log, { baseTopic: config.mqtt.baseTopic });
+    this.embedded = broker.embedded;
+    log.info({ url: broker.url }, broker.description);
+
+    const topics = new Topics(config.mqtt.baseTopic, config.worker.id);
+    this.topics = topics;
+    const bus = new MqttBus({
+      url: broker.url,
+      ...(config.mqtt.username !== undefined ? { username: config.mqtt.username } : {}),
+      ...(config.mqtt.password !== undefined ? { password: config.mqtt.password } : {}),
+      clientId: config.mqtt.clientId ?? `qga-mqtt-${config.worker.id}`,
+      protocolVersion: broker.protocolVersion ?? config.mqtt.protocolVersion,
+      keepaliveSeconds: config.mqtt.keepaliveSeconds,
+      sessionExpirySeconds: config.mqtt.sessionExpirySeconds,
+      tls: config.mqtt.tls,
+      will: { topic: topics.bridgeState(), payload: "offline" },
+      log: log.child({ component: "mqtt" }),
+    });
+    this.bus = bus;
+    const worker = new Worker({
+      config,
+      bus,
+      topics,
+      policy,
+      version,
+      log: log.child({ component: "worker" }),
+    });
+    this.worker = worker;
+    bus.onMessage((message) => worker.onMessage(message));
+    bus.onConnect(async () => {
+      await bus.publishRetained(topics.bridgeState(), "online");
+      await worker.onConnect();
+    });
+    await bus.connect();
+
+    const fleet = new FleetWatcher({
+      sources: sourcesOf(config, log),
+      rescanMs: config.discovery.rescanSeconds * 1000,
+      log: log.child({ component: "fleet" }),
+    });
+    this.fleet = fleet;
+    fleet.onChange((change) => {
+      worker
+        .apply(change)
+        .catch((error: unknown) => log.error({ err: error }, "could not apply a fleet change"));
+    });
+    await worker.apply(await fleet.start());
+    if (worker.vms.length === 0) {
+      log.warn({ watching: watchedPaths(config) }, "no VMs found yet; watching for agent sockets to appear");
+    }
+    log.info(
+      { worker: config.worker.id, vms: worker.vms.length, base: config.mqtt.baseTopic },
+      `worker ready: try  mosquitto_sub -v -t '${config.mqtt.baseTopic}/#'`,
+    );
+  }
+
+  /** Stops taking requests, lets in-flight ones reply, says `offline`, disconnects. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.fleet?.stop();
+    await this.worker?.stop(graceMs);
+    if (this.bus && this.topics) {
+      await this.bus.publishRetained(this.topics.bridgeState(), "offline").catch(() => {});
+      await this.bus.close();
+    }
+    await this.embedded?.close();
+  }
+}
+
+/** The configured sources; with none at all, the Proxmox preset where Proxmox is, and the default glob. */
+export function sourcesOf(
+  config: Config,
+  log?: Logger,
+): ConstructorParameters<typeof FleetWatcher>[0]["sources"] {
+  const { discovery } = config;
+  const configured = config.vms.length > 0 || discovery.globs.length > 0 || discovery.proxmox.enabled;
+  if (configured) return { vms: config.vms, globs: discovery.globs, proxmox: discovery.proxmox };
+  const proxmox = existsSync(discovery.proxmox.configDir);
+  log?.info({ proxmox, glob: DEFAULT_GLOB }, "no VM source configured: using the defaults");
+  return {
+    vms: [],
+    globs: [{ pattern: DEFAULT_GLOB, groups: [] }],
+    proxmox: { ...discovery.proxmox, enabled: proxmox },
+  };
+}
+
+function watchedPaths(config: Config): string[] {
+  const sources = sourcesOf(config);
+  return [
+    ...sources.vms.map((vm) => vm.socket),
+    ...sources.globs.map((glob) => glob.pattern),
+    ...(sources.proxmox.enabled ? [`${sources.proxmox.socketDir}/*.qga`] : []),
+  ];
+}

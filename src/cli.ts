@@ -1,0 +1,137 @@
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { App, sourcesOf } from "./app.js";
+import { Policy } from "./commands/policy.js";
+import { envSettings } from "./config/env.js";
+import { ConfigError, loadConfig } from "./config/load.js";
+import { Config } from "./config/schema.js";
+import { scan } from "./fleet/scan.js";
+import { createLogger } from "./log.js";
+import { packageVersion } from "./version.js";
+
+export interface CliIo {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  readonly stopSignal: Promise<string>;
+}
+
+const USAGE = `qga-mqtt: the QEMU guest agents of this host's VMs, over MQTT
+
+Usage:
+  qga-mqtt run [--config FILE]            run the worker (the default command)
+  qga-mqtt check-config [--config FILE]   validate the configuration and list the VMs it would serve
+  qga-mqtt schema                         print the configuration's JSON Schema (for editors)
+  qga-mqtt env                            list the QGA_MQTT_* environment variables
+  qga-mqtt --version | --help
+
+The configuration file is --config, else $QGA_MQTT_CONFIG, else none (defaults + environment).
+`;
+
+/** Runs one CLI command; resolves with the process exit code. */
+export async function runCli(io: CliIo): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(io.argv);
+  } catch (error) {
+    io.stderr(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    io.stdout(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? "run";
+  const file = values.config ?? (io.env.QGA_MQTT_CONFIG || undefined);
+  try {
+    switch (command) {
+      case "run":
+        return await run(file, io);
+      case "check-config":
+        return await checkConfig(file, io);
+      case "schema":
+        io.stdout(
+          `${JSON.stringify(z.toJSONSchema(Config, { io: "input", unrepresentable: "any" }), null, 2)}\n`,
+        );
+        return 0;
+      case "env":
+        for (const s of envSettings()) io.stdout(`${s.variable}  (${s.path.join(".")}, ${s.type})\n`);
+        return 0;
+      default:
+        io.stderr(`unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "V" },
+    },
+  });
+}
+
+async function run(file: string | undefined, io: CliIo): Promise<number> {
+  const loaded = await loadConfig(file, io.env);
+  const log = createLogger(loaded.config.log.level);
+  log.info(
+    { version: packageVersion(), config: loaded.file ?? "(none)", fromEnv: loaded.fromEnv },
+    "qga-mqtt starting",
+  );
+  const app = new App({ loaded, log, version: packageVersion() });
+  try {
+    await app.start();
+  } catch (error) {
+    log.fatal({ err: error }, "could not start");
+    await app.stop(0).catch(() => {});
+    if (error instanceof ConfigError) throw error;
+    return 1;
+  }
+  const signal = await io.stopSignal;
+  log.info({ signal }, "stopping: finishing requests in flight");
+  await app.stop();
+  log.info("stopped");
+  return 0;
+}
+
+async function checkConfig(file: string | undefined, io: CliIo): Promise<number> {
+  const { config } = await loadConfig(file, io.env);
+  const policy = new Policy(config.policy);
+  const found = await scan(sourcesOf(config));
+  const problems = [...policy.problems, ...found.problems];
+  io.stdout(`configuration: ${file ?? "(none: defaults and environment)"}\n`);
+  io.stdout(
+    `worker ${config.worker.id}, broker ${config.mqtt.url ?? "(local or embedded)"}, base topic ${config.mqtt.baseTopic}\n`,
+  );
+  io.stdout(`VMs (${found.vms.length}):\n`);
+  for (const vm of found.vms) {
+    const connection = vm.connection === "hold" ? "hold" : `linger ${vm.connection.linger} ms`;
+    const groups = vm.groups.length > 0 ? vm.groups.join(",") : "-";
+    io.stdout(`  ${vm.name}\t${vm.address}\tgroups: ${groups}\t${connection}\tfrom ${vm.source}\n`);
+    io.stdout(`    allowed: ${[...policy.allowedFor(vm.name, vm.groups)].sort().join(" ")}\n`);
+  }
+  if (problems.length > 0) {
+    io.stderr(`problems:\n${problems.map((p) => `  ✖ ${p}`).join("\n")}\n`);
+    return 1;
+  }
+  io.stdout("configuration is valid\n");
+  return 0;
+}

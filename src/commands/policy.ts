@@ -1,0 +1,127 @@
+import type { PolicySetName } from "../config/schema.js";
+import { type CommandName, catalogue } from "../qga/catalogue/index.js";
+
+/** The worker's verbs and the policy set each belongs to (shared/spec/mqtt-api.md). */
+export const VERB_SETS = {
+  ping: "read",
+  status: "read",
+  exec: "exec",
+  "exec-status": "exec",
+  "read-file": "files",
+  "write-file": "files",
+  shutdown: "power",
+  reboot: "power",
+  halt: "power",
+  freeze: "freeze",
+  thaw: "freeze",
+  "sync-time": "time",
+  "set-password": "users",
+} as const satisfies Record<string, Exclude<PolicySetName, "all">>;
+export type VerbName = keyof typeof VERB_SETS;
+
+export function isVerbName(name: string): name is VerbName {
+  return Object.hasOwn(VERB_SETS, name);
+}
+
+/** The worker's own channel management: never run on request, whatever the policy says. */
+const RESERVED_COMMANDS = new Set<string>(["guest-sync", "guest-sync-delimited"]);
+
+/** The raw commands of each set that is not decided by the catalogue's `readOnly` flag. */
+const RAW_SETS: Record<Exclude<PolicySetName, "read" | "all">, readonly CommandName[]> = {
+  power: ["guest-shutdown", "guest-suspend-disk", "guest-suspend-ram", "guest-suspend-hybrid"],
+  time: ["guest-set-time"],
+  freeze: ["guest-fsfreeze-freeze", "guest-fsfreeze-freeze-list", "guest-fsfreeze-thaw", "guest-fstrim"],
+  exec: ["guest-exec", "guest-exec-status"],
+  files: [
+    "guest-file-open",
+    "guest-file-close",
+    "guest-file-read",
+    "guest-file-write",
+    "guest-file-seek",
+    "guest-file-flush",
+  ],
+  users: ["guest-set-user-password", "guest-ssh-add-authorized-keys", "guest-ssh-remove-authorized-keys"],
+};
+
+function membersOf(set: PolicySetName): string[] {
+  const verbs = Object.entries(VERB_SETS)
+    .filter(([, verbSet]) => set === "all" || verbSet === set)
+    .map(([verb]) => verb);
+  const commands = Object.values(catalogue)
+    .filter((spec) => !RESERVED_COMMANDS.has(spec.name))
+    .filter((spec) => {
+      if (set === "all") return true;
+      if (set === "read") return spec.readOnly;
+      return (RAW_SETS[set] as readonly string[]).includes(spec.name);
+    })
+    .map((spec) => spec.name);
+  return [...verbs, ...commands];
+}
+
+const SET_NAMES = new Set<string>(["read", "power", "time", "freeze", "exec", "files", "users", "all"]);
+
+/** Expands a policy list (sets and names) to the names it allows; unknown entries are returned as problems. */
+export function expandPolicyList(entries: readonly string[]): { allowed: Set<string>; unknown: string[] } {
+  const allowed = new Set<string>();
+  const unknown: string[] = [];
+  for (const entry of entries) {
+    if (SET_NAMES.has(entry)) {
+      for (const name of membersOf(entry as PolicySetName)) allowed.add(name);
+    } else if (isVerbName(entry) || (Object.hasOwn(catalogue, entry) && !RESERVED_COMMANDS.has(entry))) {
+      allowed.add(entry);
+    } else {
+      unknown.push(entry);
+    }
+  }
+  return { allowed, unknown };
+}
+
+export interface PolicyConfig {
+  readonly default: readonly string[];
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+  readonly vms: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * Which commands a VM may run: its own entry under `policy.vms` if it has one; else the union of the
+ * entries of its groups that have one; else `policy.default`. Most specific wins, so a VM can be
+ * locked down below its group.
+ */
+export class Policy {
+  private readonly expanded = new Map<readonly string[], Set<string>>();
+
+  constructor(private readonly config: PolicyConfig) {
+    const problems: string[] = [];
+    const check = (where: string, entries: readonly string[]) => {
+      const { allowed, unknown } = expandPolicyList(entries);
+      this.expanded.set(entries, allowed);
+      for (const name of unknown)
+        problems.push(`${where}: "${name}" is neither a policy set nor a command or verb`);
+    };
+    check("policy.default", config.default);
+    for (const [group, entries] of Object.entries(config.groups)) check(`policy.groups.${group}`, entries);
+    for (const [vm, entries] of Object.entries(config.vms)) check(`policy.vms.${vm}`, entries);
+    this.problems = problems;
+  }
+
+  /** Entries that name nothing: the configuration is refused with these. */
+  readonly problems: readonly string[];
+
+  allowedFor(vm: string, groups: readonly string[]): Set<string> {
+    const own = Object.hasOwn(this.config.vms, vm) ? this.config.vms[vm] : undefined;
+    if (own) return this.expanded.get(own)!;
+    const fromGroups = groups
+      .filter((group) => Object.hasOwn(this.config.groups, group))
+      .map((group) => this.expanded.get(this.config.groups[group]!)!);
+    if (fromGroups.length === 0) return this.expanded.get(this.config.default)!;
+    return new Set(fromGroups.flatMap((set) => [...set]));
+  }
+
+  allows(vm: string, groups: readonly string[], command: string): boolean {
+    return this.allowedFor(vm, groups).has(command);
+  }
+}
+
+export function isReservedCommand(name: string): boolean {
+  return RESERVED_COMMANDS.has(name);
+}

@@ -1,0 +1,73 @@
+import { z } from "zod";
+import { WorkerError } from "../errors.js";
+import { describeIssues } from "../qga/validation.js";
+
+/** The request envelope of the contract: empty, or `{id?, args?, timeout?}`. */
+export const Request = z.strictObject({
+  id: z.string().min(1).max(128, { error: "must be at most 128 characters" }).optional(),
+  args: z.record(z.string(), z.unknown()).optional(),
+  timeout: z.number().positive({ error: "must be a positive number of seconds" }).optional(),
+});
+export type Request = z.infer<typeof Request>;
+
+export interface RequestLimits {
+  readonly maxPayloadBytes: number;
+  readonly maxDepth: number;
+  readonly maxTimeoutSeconds: number;
+}
+
+/**
+ * Parses a payload into a request, or fails as `invalid_payload` with the reason. The size is checked
+ * before parsing and the depth before validation, so a hostile payload costs no more than its bytes.
+ */
+export function parseRequest(payload: Buffer, limits: RequestLimits): Request {
+  if (payload.length > limits.maxPayloadBytes) {
+    throw new WorkerError(
+      "invalid_payload",
+      `the payload is ${payload.length} bytes, over the limit of ${limits.maxPayloadBytes} (limits.maxPayloadBytes)`,
+    );
+  }
+  if (payload.length === 0 || payload.toString("utf8").trim() === "") return {};
+  const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  let json: unknown;
+  try {
+    json = JSON.parse(text.decode(payload));
+  } catch (error) {
+    const why =
+      error instanceof TypeError ? "it is not valid UTF-8" : `it is not JSON (${(error as Error).message})`;
+    throw new WorkerError("invalid_payload", `the payload must be empty or a JSON object, but ${why}`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new WorkerError("invalid_payload", "the payload must be empty or a JSON object");
+  }
+  const depth = depthOf(json, limits.maxDepth + 1);
+  if (depth > limits.maxDepth) {
+    throw new WorkerError(
+      "invalid_payload",
+      `the payload is nested deeper than ${limits.maxDepth} levels (limits.maxDepth)`,
+    );
+  }
+  const request = Request.safeParse(json);
+  if (!request.success) throw new WorkerError("invalid_payload", describeIssues(request.error, "payload"));
+  if (request.data.timeout !== undefined && request.data.timeout > limits.maxTimeoutSeconds) {
+    throw new WorkerError(
+      "invalid_payload",
+      `payload.timeout: must be at most ${limits.maxTimeoutSeconds} seconds (limits.maxTimeoutSeconds)`,
+    );
+  }
+  return request.data;
+}
+
+/** Nesting depth of a JSON value, counting stops at `cap` (no need to walk a hostile payload further). */
+function depthOf(value: unknown, cap: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== "object" || node === null) continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest >= cap) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}

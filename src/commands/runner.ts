@@ -1,0 +1,245 @@
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import { isInternal, type ReplyError, toReplyError, WorkerError } from "../errors.js";
+import { commandNames, lookupCommand } from "../qga/catalogue/index.js";
+import type { GuestAgent } from "../qga/client.js";
+import { describeIssues } from "../qga/validation.js";
+import type { StatusSnapshot } from "../status/snapshot.js";
+import { DedupeWindow } from "./dedupe.js";
+import { isReservedCommand, isVerbName, type Policy, VERB_SETS } from "./policy.js";
+import { parseRequest, type Request, type RequestLimits } from "./request.js";
+import { verbs } from "./verbs/index.js";
+
+/** The VM a request runs on. */
+export interface CommandTarget {
+  readonly vm: string;
+  readonly groups: readonly string[];
+  readonly agent: GuestAgent;
+  readonly log: Logger;
+  readonly pollStatus: () => Promise<StatusSnapshot>;
+}
+
+export interface IncomingCommand {
+  readonly command: string;
+  readonly payload: Buffer;
+  /** A retained publish (or the broker's stored copy): never executed. */
+  readonly retain: boolean;
+  /** Who asked, where the broker or the client says (MQTT 5 user property `requester`). */
+  readonly requester?: string;
+}
+
+export interface Reply {
+  readonly id?: string;
+  readonly vm: string;
+  readonly command: string;
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly error?: ReplyError;
+  readonly ms: number;
+}
+
+/** An audit record of one executed command: never its arguments (they may hold secrets). */
+export interface CommandAudit {
+  readonly event: "command";
+  readonly id?: string;
+  readonly command: string;
+  readonly outcome: string;
+  readonly ms: number;
+  readonly requester?: string;
+}
+
+export interface RunnerOptions {
+  readonly policy: Policy;
+  readonly limits: RequestLimits & {
+    readonly defaultTimeoutSeconds: number;
+    readonly dedupeWindowSeconds: number;
+  };
+  readonly audit: (vm: string, record: CommandAudit) => void;
+  readonly log: Logger;
+}
+
+/** Codes that prove nothing reached the guest: such a reply is not remembered, so a retry with the id runs. */
+const NOT_EXECUTED = new Set([
+  "invalid_arguments",
+  "unknown_command",
+  "forbidden",
+  "busy",
+  "unsupported",
+  "frozen",
+]);
+
+/**
+ * Turns one request into exactly one reply: parse the envelope, refuse what must not run (retained,
+ * unknown, forbidden, bad arguments), answer duplicates from the dedupe window, run the rest. Never throws.
+ */
+export class CommandRunner {
+  private readonly dedupe: DedupeWindow<Reply>;
+
+  constructor(private readonly options: RunnerOptions) {
+    this.dedupe = new DedupeWindow(options.limits.dedupeWindowSeconds * 1000);
+  }
+
+  async handle(target: CommandTarget, incoming: IncomingCommand): Promise<Reply> {
+    const started = performance.now();
+    let request: Request;
+    try {
+      request = parseRequest(incoming.payload, this.options.limits);
+    } catch (error) {
+      return this.failure(target, incoming, undefined, started, incoming.retain ? retainedError() : error);
+    }
+    if (incoming.retain) {
+      target.log.warn({ command: incoming.command, id: request.id }, "refused a retained command");
+      return this.failure(target, incoming, request, started, retainedError());
+    }
+    try {
+      this.authorize(target, incoming.command);
+    } catch (error) {
+      return this.failure(target, incoming, request, started, error);
+    }
+    if (request.id === undefined) return this.execute(target, incoming, request, started);
+    const key = `${target.vm}\u0000${request.id}`;
+    const previous = this.dedupe.get(key);
+    if (previous) {
+      target.log.info(
+        { command: incoming.command, id: request.id },
+        "duplicate request id: sending the first reply again",
+      );
+      return previous;
+    }
+    const reply = this.execute(target, incoming, request, started);
+    this.dedupe.remember(key, reply);
+    void reply.then((r) => {
+      if (!r.ok && r.error && NOT_EXECUTED.has(r.error.code)) this.dedupe.forget(key);
+    });
+    return reply;
+  }
+
+  private authorize(target: CommandTarget, command: string): void {
+    if (!isVerbName(command) && !lookupCommand(command)) {
+      throw new WorkerError("unknown_command", unknownCommandMessage(command));
+    }
+    if (isReservedCommand(command)) {
+      throw new WorkerError(
+        "forbidden",
+        `${command} is reserved for the worker's own use of the agent channel`,
+      );
+    }
+    if (!this.options.policy.allows(target.vm, target.groups, command)) {
+      const set = isVerbName(command) ? VERB_SETS[command] : undefined;
+      throw new WorkerError(
+        "forbidden",
+        `the policy does not allow ${command} on ${target.vm}${set ? ` (it is in the "${set}" set)` : ""}`,
+      );
+    }
+  }
+
+  private async execute(
+    target: CommandTarget,
+    incoming: IncomingCommand,
+    request: Request,
+    started: number,
+  ): Promise<Reply> {
+    const timeoutMs = (request.timeout ?? this.options.limits.defaultTimeoutSeconds) * 1000;
+    let reply: Reply;
+    try {
+      const result = await this.run(target, incoming.command, request, timeoutMs);
+      reply = {
+        ...(request.id !== undefined ? { id: request.id } : {}),
+        vm: target.vm,
+        command: incoming.command,
+        ok: true,
+        result,
+        ms: elapsed(started),
+      };
+    } catch (error) {
+      reply = this.failure(target, incoming, request, started, error);
+    }
+    const outcome = reply.ok ? "ok" : (reply.error?.code ?? "internal");
+    if (reply.ok || !NOT_EXECUTED.has(outcome)) {
+      target.log.info({ command: incoming.command, id: request.id, outcome, ms: reply.ms }, "command done");
+      this.options.audit(target.vm, {
+        event: "command",
+        ...(request.id !== undefined ? { id: request.id } : {}),
+        command: incoming.command,
+        outcome,
+        ms: reply.ms,
+        ...(incoming.requester ? { requester: incoming.requester } : {}),
+      });
+    }
+    return reply;
+  }
+
+  private async run(
+    target: CommandTarget,
+    command: string,
+    request: Request,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    if (!isVerbName(command)) return target.agent.execute(command, request.args ?? {}, { timeoutMs });
+    const verb = verbs[command];
+    if (!verb)
+      throw new WorkerError(
+        "unsupported",
+        `the ${command} verb is not available in this version of the worker`,
+      );
+    const args = verb.args.safeParse(request.args ?? {});
+    if (!args.success) throw new WorkerError("invalid_arguments", describeIssues(args.error, "args"));
+    return verb.run(
+      {
+        vm: target.vm,
+        agent: target.agent,
+        timeoutMs,
+        deadline: Date.now() + timeoutMs,
+        log: target.log,
+        pollStatus: target.pollStatus,
+      },
+      args.data,
+    );
+  }
+
+  private failure(
+    target: CommandTarget,
+    incoming: IncomingCommand,
+    request: Request | undefined,
+    started: number,
+    error: unknown,
+  ): Reply {
+    if (isInternal(error))
+      target.log.error({ err: error, command: incoming.command }, "internal error while handling a command");
+    else
+      target.log.debug(
+        { command: incoming.command, code: toReplyError(error).code },
+        "command refused or failed",
+      );
+    return {
+      ...(request?.id !== undefined ? { id: request.id } : {}),
+      vm: target.vm,
+      command: incoming.command,
+      ok: false,
+      error: toReplyError(error),
+      ms: elapsed(started),
+    };
+  }
+}
+
+function retainedError(): WorkerError {
+  return new WorkerError(
+    "retained_command",
+    "the request was published retained; retained commands are never executed (clear it with an empty retained publish)",
+  );
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
+}
+
+/** Names the close match when the command differs only in case or by a `guest-` prefix. */
+function unknownCommandMessage(command: string): string {
+  const lower = command.toLowerCase();
+  const candidates = [...commandNames, ...Object.keys(VERB_SETS)];
+  const close = candidates.find(
+    (name) => name === lower || name === lower.replace(/^guest-/, "") || name === `guest-${lower}`,
+  );
+  const hint = close ? ` (did you mean ${close}?)` : "";
+  return `${JSON.stringify(command)} is neither a guest-agent command nor a verb${hint}`;
+}

@@ -1,0 +1,313 @@
+import mqtt, { type IClientPublishOptions, type IConnackPacket, type MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import { type BusOptions, clientOptions, describeConnectError, redactUrl } from "./bus-options.js";
+import { type IncomingMessage, toIncomingMessage } from "./incoming.js";
+import { Subscriptions } from "./subscriptions.js";
+import { assertPublishable } from "./topics.js";
+
+export type { BusOptions } from "./bus-options.js";
+export type { IncomingMessage } from "./incoming.js";
+
+export interface PublishOptions {
+  retain?: boolean;
+  /** Default 1. */
+  qos?: 0 | 1;
+  /** MQTT 5 only; ignored on 3.1.1. */
+  correlationData?: Buffer;
+  messageExpirySeconds?: number;
+}
+
+type Settle = (err?: Error) => void;
+
+/** Messages that arrive before onMessage() is called (a resumed session delivers at once) are kept, up to this. */
+const EARLY_MESSAGES_KEPT = 1000;
+
+/**
+ * The one connection to the broker. It owns what must survive a reconnect: the subscriptions, the retained
+ * messages (republished on every connect, the broker may have lost them) and the last will. Publishes made
+ * while disconnected wait for the connection, bounded by `publishTimeoutMs`, and are refused after it.
+ */
+export class MqttBus {
+  readonly #options: BusOptions;
+  readonly #log: Logger;
+  readonly #publishTimeoutMs: number;
+  #client: MqttClient | undefined;
+  #closed = false;
+  /** Incremented on every CONNACK, so the work started for an older connection stops. */
+  #generation = 0;
+  #wasConnected = false;
+  #lastProblem: string | undefined;
+  readonly #subscriptions: Subscriptions;
+  readonly #retained = new Map<string, string>();
+  readonly #pendingClears = new Set<string>();
+  readonly #connectListeners = new Set<() => void | Promise<void>>();
+  readonly #disconnectListeners = new Set<(reason: string) => void>();
+  /** Publishes waiting for a connection; every pending publish (these included), for close() to reject. */
+  readonly #waiters = new Set<Settle>();
+  readonly #unsettled = new Set<Settle>();
+  #handler: ((message: IncomingMessage) => void) | undefined;
+  #early: IncomingMessage[] = [];
+
+  constructor(options: BusOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#publishTimeoutMs = options.publishTimeoutMs ?? 30_000;
+    this.#subscriptions = new Subscriptions(() => this.#client, options.protocolVersion);
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected ?? false;
+  }
+
+  get protocolVersion(): 4 | 5 {
+    return this.#options.protocolVersion;
+  }
+
+  /** Resolves on the first CONNACK; rejects with a readable error if the first attempt fails (no retry). */
+  connect(): Promise<void> {
+    if (this.#client) return Promise.reject(new Error("MqttBus.connect() was already called"));
+    const url = this.#options.url;
+    const client = mqtt.connect(url, clientOptions(this.#options));
+    this.#client = client;
+    client.on("connect", (connack) => this.#onConnected(connack));
+    client.on("close", () => this.#onClosed());
+    client.on("error", (err) => this.#onError(err));
+    client.on("disconnect", (packet) => {
+      this.#lastProblem = `the broker disconnected us (reason code ${packet.reasonCode ?? "?"})`;
+    });
+    client.on("message", (topic, payload, packet) =>
+      this.#onPublish(toIncomingMessage(topic, payload, packet)),
+    );
+    return new Promise<void>((resolve, reject) => {
+      const settle = (err?: unknown) => {
+        client.off("connect", onConnect).off("error", settle).off("close", onClose);
+        if (err === undefined) return resolve();
+        // The caller decides to exit; without end() MQTT.js would keep retrying in the background.
+        client.end(true);
+        this.#closed = true;
+        reject(describeConnectError(url, err));
+      };
+      const onConnect = () => settle();
+      const onClose = () =>
+        settle(new Error("the broker closed the connection without answering the CONNECT"));
+      client.on("connect", onConnect).on("error", settle).on("close", onClose);
+    });
+  }
+
+  /** Called after every (re)connect, once subscriptions and retained messages are restored. */
+  onConnect(listener: () => void | Promise<void>): () => void {
+    this.#connectListeners.add(listener);
+    return () => this.#connectListeners.delete(listener);
+  }
+
+  onDisconnect(listener: (reason: string) => void): () => void {
+    this.#disconnectListeners.add(listener);
+    return () => this.#disconnectListeners.delete(listener);
+  }
+
+  /** The single consumer of incoming messages; messages that arrived before it is set are handed over now. */
+  onMessage(handler: (message: IncomingMessage) => void): void {
+    this.#handler = handler;
+    const early = this.#early;
+    this.#early = [];
+    for (const message of early) this.#deliver(message);
+  }
+
+  /**
+   * QoS 1, and on MQTT 5 Retain As Published and No Local. Remembered and restored after every reconnect;
+   * while disconnected it resolves at once. Rejects if the broker refuses a filter (ACL).
+   */
+  subscribe(filters: readonly string[]): Promise<void> {
+    return this.#subscriptions.add(filters);
+  }
+
+  unsubscribe(filters: readonly string[]): Promise<void> {
+    return this.#subscriptions.remove(filters);
+  }
+
+  /**
+   * Resolves when MQTT.js has written it (QoS 0) or the broker acknowledged it (QoS 1, the default). While
+   * disconnected it waits for the next connect; it rejects when `publishTimeoutMs` has passed in total, so it
+   * neither hangs nor is lost silently. A QoS 1 message already handed to MQTT.js when the connection drops
+   * stays in its session store and is re-sent after the reconnect even if this promise has rejected.
+   */
+  async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    assertPublishable(topic);
+    const deadline = Date.now() + this.#publishTimeoutMs;
+    await this.#whenConnected(topic, deadline);
+    await this.#send(topic, payload, options, deadline);
+  }
+
+  /**
+   * A retained QoS 1 publish that is also remembered and republished after every connect. While
+   * disconnected it resolves at once: the next connect publishes the latest value (intermediate values are
+   * coalesced, which is what a state topic wants). An empty payload is a clearRetained().
+   */
+  async publishRetained(topic: string, payload: string): Promise<void> {
+    assertPublishable(topic);
+    if (payload === "") return this.clearRetained(topic);
+    this.#pendingClears.delete(topic);
+    this.#retained.set(topic, payload);
+    await this.#sendRemembered(topic, payload);
+  }
+
+  /** Publishes an empty retained payload (the broker deletes the topic) and forgets the remembered copy. */
+  async clearRetained(topic: string): Promise<void> {
+    assertPublishable(topic);
+    this.#retained.delete(topic);
+    this.#pendingClears.add(topic);
+    await this.#sendRemembered(topic, "");
+  }
+
+  /**
+   * Clean disconnect: the broker does not send the will, so the will's payload is published here (so the
+   * state topic still reads `offline`). Pending publishes are rejected.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const client = this.#client;
+    if (!client) return;
+    if (client.connected) {
+      const { topic, payload } = this.#options.will;
+      await this.#send(topic, payload, { retain: true, qos: 1 }, Date.now() + 2000).catch((err: Error) => {
+        this.#log.warn({ err }, "could not publish the offline state before disconnecting");
+      });
+    }
+    for (const settle of [...this.#unsettled]) settle(new Error("the MQTT connection was closed"));
+    if (!client.connected) return client.endAsync(true);
+    // A graceful end() waits until every QoS 1 message is acknowledged; if the broker vanishes right now
+    // that is never, and a second end() is a no-op, so the socket is destroyed after a short grace.
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), 2000);
+    });
+    const ended = client.endAsync(false).then(() => false);
+    if (await Promise.race([ended, graceOver])) client.stream.destroy();
+    clearTimeout(timer);
+  }
+
+  async #sendRemembered(topic: string, payload: string): Promise<void> {
+    if (this.#closed) throw new Error(`the MQTT connection is closed; ${topic} not published`);
+    if (!this.connected) return; // the next connect publishes it (also before the first connect())
+    try {
+      await this.#send(topic, payload, { retain: true, qos: 1 }, Date.now() + this.#publishTimeoutMs);
+      if (payload === "" && !this.#retained.has(topic)) this.#pendingClears.delete(topic);
+    } catch (err) {
+      if (this.connected && !this.#closed) throw err;
+    }
+  }
+
+  #whenConnected(topic: string, deadline: number): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(new Error(`the MQTT connection is closed; ${topic} not published`));
+    if (this.connected) return Promise.resolve();
+    const ms = this.#publishTimeoutMs;
+    const late = `not connected to the MQTT broker for ${ms} ms; ${topic} was not published`;
+    return this.#pending(deadline, late, (settle) => this.#waiters.add(settle));
+  }
+
+  #send(topic: string, payload: string | Buffer, options: PublishOptions, deadline: number): Promise<void> {
+    const sent: IClientPublishOptions = { qos: options.qos ?? 1, retain: options.retain ?? false };
+    if (this.protocolVersion === 5) {
+      const { correlationData, messageExpirySeconds: messageExpiryInterval } = options;
+      sent.properties = { correlationData, messageExpiryInterval };
+    }
+    const late = `the broker did not acknowledge ${topic} in time (connection lost?)`;
+    return this.#pending(deadline, late, (settle) => {
+      this.#client!.publish(topic, payload, sent, (err) => settle(err ?? undefined));
+    });
+  }
+
+  /** A promise that `start` settles, rejected at the deadline (with `late`) or by close(), whichever first. */
+  #pending(deadline: number, late: string, start: (settle: Settle) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const settle: Settle = (err) => {
+        if (!this.#unsettled.delete(settle)) return;
+        this.#waiters.delete(settle);
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => settle(new Error(late)), Math.max(0, deadline - Date.now()));
+      this.#unsettled.add(settle);
+      start(settle);
+    });
+  }
+
+  async #onConnected(connack: IConnackPacket): Promise<void> {
+    const generation = ++this.#generation;
+    const stale = () => generation !== this.#generation || this.#closed;
+    this.#wasConnected = true;
+    this.#lastProblem = undefined;
+    const { sessionPresent } = connack;
+    this.#log.info({ url: redactUrl(this.#options.url), sessionPresent }, "connected to the MQTT broker");
+    for (const settle of [...this.#waiters]) settle();
+    // Subscriptions first, so no request published right after our `online` goes unheard.
+    await this.#subscriptions
+      .restore(sessionPresent, stale)
+      .catch((err: Error) => this.#log.error({ err }, "restoring the MQTT subscriptions failed"));
+    if (stale()) return;
+    const deadline = Date.now() + this.#publishTimeoutMs;
+    const republish = [
+      ...[...this.#pendingClears].map((topic) => this.#sendRemembered(topic, "")),
+      ...[...this.#retained].map(([topic, payload]) =>
+        this.#send(topic, payload, { retain: true, qos: 1 }, deadline),
+      ),
+    ];
+    for (const result of await Promise.allSettled(republish)) {
+      if (result.status === "rejected")
+        this.#log.warn({ err: result.reason }, "republishing a retained message failed");
+    }
+    for (const listener of this.#connectListeners) {
+      if (stale()) return;
+      try {
+        await listener();
+      } catch (err) {
+        this.#log.error({ err }, "an MQTT connect listener failed");
+      }
+    }
+  }
+
+  #onClosed(): void {
+    if (!this.#wasConnected) return; // a failed reconnect attempt; #onError logged why
+    this.#wasConnected = false;
+    const reason = this.#lastProblem ?? "the connection closed";
+    if (!this.#closed) {
+      this.#log.warn(
+        { reason },
+        `lost the MQTT broker; reconnecting every ${this.#options.reconnectPeriodMs ?? 1000} ms`,
+      );
+    }
+    for (const listener of this.#disconnectListeners) {
+      try {
+        listener(reason);
+      } catch (err) {
+        this.#log.error({ err }, "an MQTT disconnect listener failed");
+      }
+    }
+  }
+
+  #onError(err: Error): void {
+    const text = describeConnectError(this.#options.url, err).message;
+    // One warning per outage, not one per reconnect attempt every second.
+    if (text !== this.#lastProblem && this.#client?.reconnecting) this.#log.warn(text);
+    else this.#log.debug(text);
+    this.#lastProblem = text;
+  }
+
+  #onPublish(message: IncomingMessage): void {
+    if (this.#handler) this.#deliver(message);
+    else if (this.#early.length < EARLY_MESSAGES_KEPT) this.#early.push(message);
+    else
+      this.#log.warn({ topic: message.topic }, "dropped an MQTT message that came before a handler was set");
+  }
+
+  #deliver(message: IncomingMessage): void {
+    try {
+      this.#handler?.(message);
+    } catch (err) {
+      this.#log.error({ err, topic: message.topic }, "the MQTT message handler threw");
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Every topic of the public MQTT contract (shared/spec/mqtt-api.md), built and parsed in one place so that
+ * no other module concatenates topic strings. Pure: no I/O, no logger.
+ */
+
+export type CommandTopic =
+  | { readonly kind: "vm"; readonly vm: string; readonly command: string }
+  | { readonly kind: "group"; readonly group: string; readonly command: string };
+
+/** Levels that cannot name a VM because the contract uses them for other topics. */
+const RESERVED_VM_LEVELS = new Set(["bridge", "group"]);
+
+/**
+ * Builders refuse a name that is not one clean topic level: a `/` would shift every level after it and a
+ * `+` or `#` makes a topic no broker accepts for a publish, so a bad name fails here, loudly, instead of
+ * reaching the wrong subscribers. Names are validated by the config schema already; this is the backstop.
+ */
+function level(what: string, value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: MQTT forbids U+0000 in topics
+  if (value === "" || /[/+#\u0000]/.test(value)) {
+    throw new TypeError(`${what} ${JSON.stringify(value)} is not a single MQTT topic level`);
+  }
+  return value;
+}
+
+/**
+ * Throws for a topic no PUBLISH may carry: empty, or with a wildcard or NUL. A reply goes to a request's
+ * Response Topic, which is untrusted input, so this guards every publish, not only built topics.
+ */
+export function assertPublishable(topic: string): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: MQTT forbids U+0000 in topics
+  if (topic === "" || /[+#\u0000]/.test(topic)) {
+    throw new TypeError(
+      `cannot publish to ${JSON.stringify(topic)}: a topic must be non-empty, without + or #`,
+    );
+  }
+}
+
+export class Topics {
+  /** `base` may have several levels (`site/qga`); each must be non-empty and free of wildcards. */
+  constructor(
+    readonly base: string,
+    readonly worker: string,
+  ) {
+    for (const part of base.split("/")) level("base topic level", part);
+    level("worker id", worker);
+  }
+
+  bridgeState(): string {
+    return `${this.base}/bridge/${this.worker}/state`;
+  }
+
+  bridgeInfo(): string {
+    return `${this.base}/bridge/${this.worker}/info`;
+  }
+
+  availability(vm: string): string {
+    return `${this.vmRoot(vm)}/availability`;
+  }
+
+  status(vm: string): string {
+    return `${this.vmRoot(vm)}/status`;
+  }
+
+  event(vm: string): string {
+    return `${this.vmRoot(vm)}/event`;
+  }
+
+  reply(vm: string, command: string): string {
+    return `${this.vmRoot(vm)}/reply/${level("command", command)}`;
+  }
+
+  /** Subscription filter for every command of one VM. */
+  vmCommands(vm: string): string {
+    return `${this.vmRoot(vm)}/cmd/+`;
+  }
+
+  /** Subscription filter for every command sent to one group (`all` included). */
+  groupCommands(group: string): string {
+    return `${this.base}/group/${level("group", group)}/cmd/+`;
+  }
+
+  /**
+   * The command a received topic addresses, or undefined for anything that is not exactly
+   * `<base>/<vm>/cmd/<command>` or `<base>/group/<group>/cmd/<command>` with non-empty levels. Callers
+   * log and drop undefined; nothing is guessed from a malformed topic.
+   */
+  parseCommand(topic: string): CommandTopic | undefined {
+    const prefix = `${this.base}/`;
+    if (!topic.startsWith(prefix)) return undefined;
+    const levels = topic.slice(prefix.length).split("/");
+    if (levels.some((part) => part === "" || part.includes("+") || part.includes("#"))) return undefined;
+    if (levels.length === 4 && levels[0] === "group" && levels[2] === "cmd") {
+      return { kind: "group", group: levels[1]!, command: levels[3]! };
+    }
+    if (levels.length === 3 && levels[1] === "cmd" && !RESERVED_VM_LEVELS.has(levels[0]!)) {
+      return { kind: "vm", vm: levels[0]!, command: levels[2]! };
+    }
+    return undefined;
+  }
+
+  private vmRoot(vm: string): string {
+    level("VM name", vm);
+    if (RESERVED_VM_LEVELS.has(vm))
+      throw new TypeError(`"${vm}" is a reserved topic level and cannot name a VM`);
+    return `${this.base}/${vm}`;
+  }
+}

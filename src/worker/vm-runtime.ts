@@ -1,0 +1,200 @@
+import type { Logger } from "pino";
+import type { CommandAudit, CommandRunner, IncomingCommand, Reply } from "../commands/runner.js";
+import type { Config } from "../config/schema.js";
+import type { VmDescriptor } from "../fleet/vm.js";
+import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
+import type { Topics } from "../mqtt/topics.js";
+import { type ConnectionPolicy, GuestAgent } from "../qga/client.js";
+import { StatusCollector } from "../status/collector.js";
+import { StatusPoller } from "../status/poller.js";
+import type { StatusSnapshot } from "../status/snapshot.js";
+
+export interface VmRuntimeOptions {
+  readonly descriptor: VmDescriptor;
+  readonly config: Config;
+  readonly bus: MqttBus;
+  readonly topics: Topics;
+  readonly runner: CommandRunner;
+  readonly log: Logger;
+  /** Told when the agent's availability changes, so the bridge info can follow. */
+  readonly onAvailability: () => void;
+}
+
+/**
+ * One served VM: its guest-agent client, its status poller and its topics. Joins the guest-agent side
+ * and the MQTT side for this VM, and nothing else: routing between VMs is the worker's.
+ */
+export class VmRuntime {
+  readonly name: string;
+  private descriptorValue: VmDescriptor;
+  private readonly agent: GuestAgent;
+  private readonly poller: StatusPoller;
+  private readonly log: Logger;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: VmRuntimeOptions) {
+    const { descriptor, config } = options;
+    this.name = descriptor.name;
+    this.descriptorValue = descriptor;
+    this.log = options.log.child({ vm: descriptor.name });
+    this.agent = new GuestAgent({
+      address: descriptor.address,
+      policy: toConnectionPolicy(descriptor),
+      timeoutMs: config.limits.defaultTimeoutSeconds * 1000,
+      connectTimeoutMs: config.agent.connectTimeoutMs,
+      syncTimeoutMs: config.agent.syncTimeoutMs,
+      maxQueue: config.limits.queueDepth,
+      maxInFlight: config.agent.maxInFlight,
+      maxReplyBytes: config.agent.maxReplyBytes,
+      log: this.log,
+    });
+    const collector = new StatusCollector({
+      vm: descriptor.name,
+      agent: this.agent,
+      timeoutMs: Math.min(10_000, config.limits.defaultTimeoutSeconds * 1000),
+      log: this.log,
+    });
+    this.poller = new StatusPoller({
+      collector,
+      agent: this.agent,
+      intervalMs: config.status.intervalSeconds * 1000,
+      heartbeatMs: config.status.heartbeatSeconds * 1000,
+      publish: (snapshot) => this.publishStatus(snapshot),
+      log: this.log,
+    });
+    this.agent.onStateChange((state, reason) => {
+      void this.publishAvailability();
+      void this.event(state === "online" ? { event: "agent_online" } : { event: "agent_offline", reason });
+      options.onAvailability();
+    });
+    this.agent.onFrozenChange((frozen) => {
+      void this.event({ event: frozen ? "frozen" : "thawed" });
+    });
+  }
+
+  get descriptor(): VmDescriptor {
+    return this.descriptorValue;
+  }
+
+  get groups(): readonly string[] {
+    return this.descriptorValue.groups;
+  }
+
+  get availability(): "online" | "offline" {
+    return this.agent.state;
+  }
+
+  async start(): Promise<void> {
+    await this.publishAvailability();
+    this.agent.start();
+    this.poller.start();
+    await this.options.bus.subscribe([this.options.topics.vmCommands(this.name)]);
+  }
+
+  /** Runs one request and publishes its reply where the request asked (MQTT 5 response topic) or on the reply topic. */
+  handle(message: IncomingMessage, command: string): Promise<void> {
+    const incoming: IncomingCommand = {
+      command,
+      payload: message.payload,
+      retain: message.retain,
+      ...requesterOf(message),
+    };
+    const done = this.options.runner
+      .handle(
+        {
+          vm: this.name,
+          groups: this.groups,
+          agent: this.agent,
+          log: this.log,
+          pollStatus: () => this.poller.pollNow(),
+        },
+        incoming,
+      )
+      .then((reply) => this.publishReply(message, reply))
+      .catch((error: unknown) => this.log.error({ err: error, command }, "could not publish a reply"));
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+    return done;
+  }
+
+  /** Stops taking requests for this VM; in-flight ones go on. */
+  async unsubscribe(): Promise<void> {
+    await this.options.bus.unsubscribe([this.options.topics.vmCommands(this.name)]);
+  }
+
+  /** Resolves when the requests in flight have replied, or after `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    this.poller.stop();
+    await this.agent.stop();
+  }
+
+  /** The VM is no longer served: stop, and clear its retained topics so nothing stale is left. */
+  async forget(): Promise<void> {
+    await this.unsubscribe();
+    await this.stop();
+    const { bus, topics } = this.options;
+    await bus.clearRetained(topics.status(this.name));
+    await bus.clearRetained(topics.availability(this.name));
+  }
+
+  private async publishAvailability(): Promise<void> {
+    await this.options.bus.publishRetained(this.options.topics.availability(this.name), this.agent.state);
+  }
+
+  private async publishStatus(snapshot: StatusSnapshot): Promise<void> {
+    await this.options.bus.publishRetained(this.options.topics.status(this.name), JSON.stringify(snapshot));
+  }
+
+  private async publishReply(message: IncomingMessage, reply: Reply): Promise<void> {
+    const { bus, topics } = this.options;
+    const body = JSON.stringify(reply);
+    if (message.responseTopic) {
+      await bus.publish(message.responseTopic, body, {
+        qos: 1,
+        ...(message.correlationData ? { correlationData: message.correlationData } : {}),
+      });
+    } else {
+      await bus.publish(topics.reply(this.name, reply.command), body, { qos: 1 });
+    }
+  }
+
+  /** Publishes an audit record of an executed command on the VM's event topic. */
+  audit(record: CommandAudit): void {
+    void this.event(record);
+  }
+
+  private async event(
+    event: { readonly event: string; readonly [key: string]: unknown } | CommandAudit,
+  ): Promise<void> {
+    const body = JSON.stringify({ ...event, vm: this.name, time: new Date().toISOString() });
+    try {
+      await this.options.bus.publish(this.options.topics.event(this.name), body, { qos: 1 });
+    } catch (error) {
+      this.log.warn({ err: error, event: event.event }, "could not publish an event");
+    }
+  }
+}
+
+function toConnectionPolicy(descriptor: VmDescriptor): ConnectionPolicy {
+  return descriptor.connection === "hold"
+    ? { mode: "hold" }
+    : { mode: "linger", idleMs: descriptor.connection.linger };
+}
+
+function requesterOf(message: IncomingMessage): { requester?: string } {
+  const value = message.userProperties?.requester;
+  const requester = Array.isArray(value) ? value[0] : value;
+  return requester ? { requester: requester.slice(0, 128) } : {};
+}

@@ -1,0 +1,148 @@
+import type { Logger } from "pino";
+import type { Policy } from "../commands/policy.js";
+import { CommandRunner } from "../commands/runner.js";
+import type { Config } from "../config/schema.js";
+import type { FleetChange, VmDescriptor } from "../fleet/vm.js";
+import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
+import type { Topics } from "../mqtt/topics.js";
+import { BridgeInfo } from "./bridge-info.js";
+import { VmRuntime } from "./vm-runtime.js";
+
+export interface WorkerOptions {
+  readonly config: Config;
+  readonly bus: MqttBus;
+  readonly topics: Topics;
+  readonly policy: Policy;
+  readonly version: string;
+  readonly log: Logger;
+}
+
+/** The group every VM is in. */
+export const ALL_GROUP = "all";
+
+/**
+ * The VMs this worker serves and the routing between them: one VmRuntime per VM, the group
+ * subscriptions their groups need, and the bridge's retained info. Follows the fleet as it changes.
+ */
+export class Worker {
+  private readonly runtimes = new Map<string, VmRuntime>();
+  private readonly groupSubscriptions = new Set<string>();
+  private readonly runner: CommandRunner;
+  private readonly info: BridgeInfo;
+  private accepting = true;
+
+  constructor(private readonly options: WorkerOptions) {
+    const { config, policy, log } = options;
+    this.runner = new CommandRunner({
+      policy,
+      limits: config.limits,
+      log,
+      audit: (vm, record) => this.runtimes.get(vm)?.audit(record),
+    });
+    this.info = new BridgeInfo({
+      bus: options.bus,
+      topic: options.topics.bridgeInfo(),
+      worker: config.worker.id,
+      version: options.version,
+      policy,
+      vms: () => [...this.runtimes.values()],
+    });
+  }
+
+  get vms(): readonly VmRuntime[] {
+    return [...this.runtimes.values()];
+  }
+
+  /** Routes one message from the broker to the VM or group it is for. */
+  onMessage(message: IncomingMessage): void {
+    if (!this.accepting) return;
+    const parsed = this.options.topics.parseCommand(message.topic);
+    if (!parsed) return;
+    if (parsed.kind === "vm") {
+      const runtime = this.runtimes.get(parsed.vm);
+      if (runtime) void runtime.handle(message, parsed.command);
+      return;
+    }
+    for (const runtime of this.runtimes.values()) {
+      if (parsed.group === ALL_GROUP || runtime.groups.includes(parsed.group))
+        void runtime.handle(message, parsed.command);
+    }
+  }
+
+  async apply(change: FleetChange): Promise<void> {
+    for (const vm of change.removed) await this.remove(vm.name);
+    for (const vm of change.changed) {
+      await this.remove(vm.name, false);
+      await this.add(vm);
+    }
+    for (const vm of change.added) await this.add(vm);
+    await this.syncGroupSubscriptions();
+    this.info.schedule();
+  }
+
+  /** After every (re)connect: the retained bridge info (the bus republishes the rest itself). */
+  async onConnect(): Promise<void> {
+    await this.info.publish();
+  }
+
+  /** Stops taking requests, lets those in flight reply within `graceMs`, stops every VM. */
+  async stop(graceMs: number): Promise<void> {
+    this.accepting = false;
+    const runtimes = [...this.runtimes.values()];
+    await Promise.allSettled(runtimes.map((runtime) => runtime.unsubscribe()));
+    await Promise.allSettled(runtimes.map((runtime) => runtime.drain(graceMs)));
+    await Promise.allSettled(runtimes.map((runtime) => runtime.stop()));
+    this.info.cancel();
+  }
+
+  private async add(descriptor: VmDescriptor): Promise<void> {
+    const runtime = new VmRuntime({
+      descriptor,
+      config: this.options.config,
+      bus: this.options.bus,
+      topics: this.options.topics,
+      runner: this.runner,
+      log: this.options.log,
+      onAvailability: () => this.info.schedule(),
+    });
+    this.runtimes.set(descriptor.name, runtime);
+    this.options.log.info(
+      {
+        vm: descriptor.name,
+        address: descriptor.address,
+        groups: descriptor.groups,
+        source: descriptor.source,
+      },
+      "serving VM",
+    );
+    await runtime.start();
+  }
+
+  /** `forget`: the VM is gone for good, so its retained topics are cleared; a changed VM keeps them. */
+  private async remove(name: string, forget = true): Promise<void> {
+    const runtime = this.runtimes.get(name);
+    if (!runtime) return;
+    this.runtimes.delete(name);
+    if (forget) {
+      this.options.log.info({ vm: name }, "VM no longer served: clearing its retained topics");
+      await runtime.forget();
+    } else {
+      await runtime.unsubscribe();
+      await runtime.stop();
+    }
+  }
+
+  private async syncGroupSubscriptions(): Promise<void> {
+    const wanted = new Set<string>();
+    if (this.runtimes.size > 0) wanted.add(this.options.topics.groupCommands(ALL_GROUP));
+    for (const runtime of this.runtimes.values()) {
+      for (const group of runtime.groups) wanted.add(this.options.topics.groupCommands(group));
+    }
+    const add = [...wanted].filter((topic) => !this.groupSubscriptions.has(topic));
+    const drop = [...this.groupSubscriptions].filter((topic) => !wanted.has(topic));
+    if (add.length > 0) await this.options.bus.subscribe(add);
+    if (drop.length > 0) await this.options.bus.unsubscribe(drop);
+    for (const topic of add) this.groupSubscriptions.add(topic);
+    for (const topic of drop) this.groupSubscriptions.delete(topic);
+  }
+}

@@ -365,7 +365,7 @@ export class GuestAgent {
     if (this.stopped) return;
     this.profile = undefined;
     this.setState("offline", error.message);
-    this.scheduleReconnect();
+    this.scheduleReconnect(error.message);
     if (this.queue.length > 0) this.pump();
   }
 
@@ -390,15 +390,15 @@ export class GuestAgent {
     if (this.stopped) return;
     this.ensureChannel().then(
       () => {},
-      () => this.scheduleReconnect(),
+      (error: Error) => this.scheduleReconnect(error.message),
     );
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(reason: string): void {
     if (this.stopped || this.options.policy.mode !== "hold") return;
     clearTimeout(this.reconnectTimer);
     const delay = this.backoff.next();
-    this.log.debug({ delay, attempt: this.backoff.attempts }, "reconnecting to the agent");
+    this.log.debug({ delay, attempt: this.backoff.attempts, reason }, "reconnecting to the agent");
     this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
   }
 

@@ -98,11 +98,11 @@ function transition(state: number, b: number): number {
 function plainRun(data: Uint8Array, i: number, quote: number, max: number): number {
   const stop = Math.min(data.length, i + Math.max(0, max));
   let j = i;
-  for (
-    let b = data[j] ?? 0;
-    j < stop && b >= 0x20 && b <= 0xfd && b !== 0x5c && b !== quote;
-    b = data[++j] ?? 0
-  );
+  while (j < stop) {
+    const b = data[j] ?? 0;
+    if (b < 0x20 || b > 0xfd || b === 0x5c || b === quote) break;
+    j++;
+  }
   return j;
 }
 
@@ -145,7 +145,7 @@ export class JsonStream {
       const next = transition(this.state, b);
       consumed = (next & LOOKAHEAD) === 0;
       const to = next & ~LOOKAHEAD;
-      if (consumed) this.append([b]);
+      if (consumed) this.appendByte(b);
       if (to >= 100) {
         this.process(TOKENS[to - 100] ?? "keyword", this.takeToken());
         this.state = START;
@@ -178,6 +178,11 @@ export class JsonStream {
     }
     this.token.set(bytes, this.tokenLen);
     this.tokenLen += bytes.length;
+  }
+
+  private appendByte(b: number): void {
+    if (this.tokenLen === this.token.length) this.append([b]);
+    else this.token[this.tokenLen++] = b;
   }
 
   private takeToken(): Buffer {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { waitForPath } from "./wait.js";
@@ -63,7 +64,7 @@ export async function startRealAgent(options: RealAgentOptions = {}): Promise<Re
   });
   const exited = once(child, "exit");
   await Promise.race([
-    waitForPath(socket, 10_000),
+    waitForPath(socket, 10_000).then(() => waitUntilListening(socket)),
     exited.then(() => {
       throw new Error(`qemu-ga exited at start: ${stderr}`);
     }),
@@ -74,7 +75,9 @@ export async function startRealAgent(options: RealAgentOptions = {}): Promise<Re
     process: child,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
+        // SIGKILL: qemu-ga 7.2 can deadlock in its SIGTERM handler when a client has just disconnected
+        // (seen with gdb: g_main_loop_quit inside g_source_attach), leaving the process behind forever.
+        child.kill("SIGKILL");
         await exited;
       }
     },
@@ -88,4 +91,24 @@ export async function startRealAgent(options: RealAgentOptions = {}): Promise<Re
     },
   };
   return agent;
+}
+
+/**
+ * The socket file appears at bind(), a moment before listen(): a connect in between is refused. Wait until
+ * one succeeds (and close it at once: the agent serves one client at a time).
+ */
+async function waitUntilListening(socket: string, attempts = 200): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(socket);
+      probe.once("connect", () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`qemu-ga never accepted a connection on ${socket}`);
 }

@@ -113,11 +113,19 @@ test("many calls in flight at once each get their own reply", { skip }, async ()
 test("a half request left by a previous client does not swallow ours", { skip }, async () => {
   await client.stop();
   const previous = net.connect(agent.socket);
+  previous.on("error", () => {});
   await new Promise((resolve) => previous.once("connect", resolve));
   previous.write('{"execute":"guest-get-osinfo","arguments":{');
   await new Promise<void>((resolve) => previous.end(() => resolve()));
-  const fresh = new GuestAgent({ address: agent.socket, timeoutMs: 5_000 });
+  const fresh = new GuestAgent({
+    address: agent.socket,
+    timeoutMs: 5_000,
+    backoff: { initialMs: 10, maxMs: 100 },
+  });
+  const online = new Promise<void>((resolve) => fresh.onStateChange((s) => s === "online" && resolve()));
+  fresh.start();
   try {
+    await online;
     const result = await fresh.call("guest-get-host-name");
     assert.ok(result["host-name"]);
   } finally {
@@ -125,20 +133,9 @@ test("a half request left by a previous client does not swallow ours", { skip },
   }
 });
 
-test("replies a previous client never read are not taken for ours", { skip }, async () => {
-  const previous = net.connect(agent.socket);
-  await new Promise((resolve) => previous.once("connect", resolve));
-  // Eight requests whose replies nobody reads: they wait in the channel for the next client.
-  previous.write('{"execute":"guest-get-timezone"}'.repeat(8));
-  previous.destroy();
-  const fresh = new GuestAgent({ address: agent.socket, timeoutMs: 5_000 });
-  try {
-    const result = await fresh.call("guest-get-host-name");
-    assert.ok("host-name" in result, `got ${JSON.stringify(result)}`);
-  } finally {
-    await fresh.stop();
-  }
-});
+// Replies left for a previous client are tested with the fake agent (client-faults.test.ts): in unix-listen
+// mode the real qemu-ga 7.2 dies of SIGPIPE when it writes replies to a client that has gone, and refuses
+// every connection after (seen here), which a VM's chardev never does.
 
 test("an agent killed and restarted: offline, then online again by itself", { skip }, async () => {
   const watched = new GuestAgent({ address: agent.socket, backoff: { initialMs: 50, maxMs: 200 } });

@@ -58,7 +58,7 @@ before(async () => {
       { name: "ghost", socket: path.join(dir, "ghost.sock") },
     ],
     policy: { default: ["read"], vms: { real1: ["all"], fake1: ["all"] } },
-    limits: { queueDepth: 2, defaultTimeoutSeconds: 5 },
+    limits: { queueDepth: 8, defaultTimeoutSeconds: 5 },
     agent: { connectTimeoutMs: 1000, syncTimeoutMs: 1000, maxInFlight: 1 },
     status: { intervalSeconds: 30, heartbeatSeconds: 300 },
   });
@@ -179,9 +179,9 @@ async function timeoutCase() {
 
 async function busyCase() {
   fake.fault("guest-get-osinfo", { kind: "hang" });
-  // One in flight and two queued (limits.queueDepth 2) at most: of four at once, one at least is refused.
-  // The status poller shares the agent's queue, so more may be; none is lost.
-  const replies = [1, 2, 3, 4].map(() => request("fake1", "guest-get-osinfo"));
+  // One in flight and eight queued (limits.queueDepth 8) at most: of twelve at once, three at least are
+  // refused. The status poller shares the agent's queue, so more may be; none is lost.
+  const replies = Array.from({ length: 12 }, () => request("fake1", "guest-get-osinfo"));
   const busy = await Promise.any(
     replies.map((reply) =>
       reply.then((r) => (errorCode(r) === "busy" ? r : Promise.reject(new Error("not busy")))),

@@ -7,6 +7,7 @@ import { FleetWatcher } from "./fleet/watcher.js";
 import { MqttBus } from "./mqtt/bus.js";
 import { resolveBroker } from "./mqtt/local-broker.js";
 import { Topics } from "./mqtt/topics.js";
+import { FleetCensus } from "./worker/fleet-census.js";
 import { Worker } from "./worker/worker.js";
 
 export interface AppOptions {
@@ -14,6 +15,9 @@ export interface AppOptions {
   readonly log: Logger;
   readonly version: string;
 }
+
+/** How long the retained info of every worker takes to arrive after subscribing (the broker sends it at once). */
+const CENSUS_WINDOW_MS = 500;
 
 /** Where the worker looks for VMs when the configuration names no source at all. */
 export const DEFAULT_GLOB = "/run/qemu/*/qga.sock";
@@ -69,12 +73,16 @@ export class App {
       log: log.child({ component: "worker" }),
     });
     this.worker = worker;
-    bus.onMessage((message) => worker.onMessage(message));
+    const census = new FleetCensus(bus, topics);
+    bus.onMessage((message) => {
+      if (!census.offer(message)) worker.onMessage(message);
+    });
     bus.onConnect(async () => {
       await bus.publishRetained(topics.bridgeState(), "online");
       await worker.onConnect();
     });
     await bus.connect();
+    await census.read(CENSUS_WINDOW_MS);
 
     const fleet = new FleetWatcher({
       sources: sourcesOf(config, log),
@@ -88,6 +96,13 @@ export class App {
         .catch((error: unknown) => log.error({ err: error }, "could not apply a fleet change"));
     });
     await worker.apply(await fleet.start());
+    const served = new Set(worker.vms.map((vm) => vm.name));
+    for (const vm of census.orphansOf(config.worker.id, served)) {
+      log.info({ vm }, "VM served before the restart is gone: clearing its retained topics");
+      await bus.clearRetained(topics.status(vm));
+      await bus.clearRetained(topics.availability(vm));
+    }
+    await worker.announce();
     if (worker.vms.length === 0) {
       log.warn({ watching: watchedPaths(config) }, "no VMs found yet; watching for agent sockets to appear");
     }

@@ -54,6 +54,19 @@ export class Topics {
     return `${this.base}/bridge/${this.worker}/info`;
   }
 
+  /** Subscription filter for the retained info of every worker on the broker. */
+  everyBridgeInfo(): string {
+    return `${this.base}/bridge/+/info`;
+  }
+
+  /** The worker whose info topic this is, or undefined. */
+  parseBridgeInfo(topic: string): string | undefined {
+    const match = topic.startsWith(`${this.base}/bridge/`)
+      ? topic.slice(this.base.length + 8).split("/")
+      : [];
+    return match.length === 2 && match[1] === "info" && match[0] !== "" ? match[0] : undefined;
+  }
+
   availability(vm: string): string {
     return `${this.vmRoot(vm)}/availability`;
   }

@@ -115,7 +115,7 @@ type Readings = "time_offset_ms" | "cpu_pct" | "cpu_seconds" | "load" | "interfa
 /** A snapshot without its readings. */
 export type SnapshotFacts = Omit<StatusSnapshot, Readings> & {
   interfaces?: Array<Omit<InterfaceStatus, "rx_bytes" | "tx_bytes" | "rx_packets" | "tx_packets">>;
-  filesystems?: Array<Omit<FilesystemStatus, "used_bytes" | "used_pct">>;
+  filesystems?: Array<Omit<FilesystemStatus, "used_bytes">>;
 };
 
 /**
@@ -139,7 +139,13 @@ export function withoutReadings(snapshot: StatusSnapshot): SnapshotFacts {
       ({ rx_bytes: _rb, tx_bytes: _tb, rx_packets: _rp, tx_packets: _tp, ...rest }) => rest,
     );
   }
-  if (filesystems) result.filesystems = filesystems.map(({ used_bytes: _u, used_pct: _p, ...rest }) => rest);
+  // A disk filling up is news (Home Assistant graphs it): a move of a whole percentage point counts.
+  if (filesystems) {
+    result.filesystems = filesystems.map(({ used_bytes: _u, used_pct, ...rest }) => ({
+      ...rest,
+      used_pct: Math.round(used_pct),
+    }));
+  }
   return result;
 }
 

@@ -77,13 +77,25 @@ export class Worker {
     }
     for (const vm of change.added) await this.add(vm);
     await this.syncGroupSubscriptions();
-    this.info.schedule();
+    if (this.announced) this.info.schedule();
   }
 
-  /** After every (re)connect: the retained bridge info (the bus republishes the rest itself). */
+  /**
+   * After every (re)connect: the retained bridge info (the bus republishes the rest itself). Not before
+   * `announce()`: until the first fleet is applied, the retained info from before a restart is still
+   * being read, and must not be overwritten by an empty one.
+   */
   async onConnect(): Promise<void> {
+    if (this.announced) await this.info.publish();
+  }
+
+  /** The first fleet is applied: from now on the info is published. */
+  async announce(): Promise<void> {
+    this.announced = true;
     await this.info.publish();
   }
+
+  private announced = false;
 
   /** Stops taking requests, lets those in flight reply within `graceMs`, stops every VM. */
   async stop(graceMs: number): Promise<void> {
@@ -103,7 +115,9 @@ export class Worker {
       topics: this.options.topics,
       runner: this.runner,
       log: this.options.log,
-      onAvailability: () => this.info.schedule(),
+      onAvailability: () => {
+        if (this.announced) this.info.schedule();
+      },
     });
     this.runtimes.set(descriptor.name, runtime);
     this.options.log.info(

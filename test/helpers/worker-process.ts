@@ -86,7 +86,8 @@ export async function startWorker(
         listeners.add(listener);
         void exited.then(() => {
           clearTimeout(timer);
-          reject(new Error(`the worker exited: ${stderr.slice(-1000)}`));
+          const last = [...logs.slice(-3), partial].join("\n");
+          reject(new Error(`the worker exited (code ${child.exitCode}): ${last}\n${stderr.slice(-1000)}`));
         });
       });
     },

@@ -46,7 +46,7 @@ test("factsChanged: readings that move every poll do not count as a change", () 
     interfaces: [
       { name: "eth0", mac: "02:00:00:00:00:01", ipv4: ["10.0.0.2"], ipv6: [], rx_bytes: 9, tx_bytes: 9 },
     ],
-    filesystems: [{ mountpoint: "/", type: "ext4", used_bytes: 20, total_bytes: 100, used_pct: 20 }],
+    filesystems: [{ mountpoint: "/", type: "ext4", used_bytes: 10.2, total_bytes: 100, used_pct: 10.2 }],
   });
   assert.equal(factsChanged(snapshot(), moved), false);
   // cpu_pct appears on the second poll: still only a reading.
@@ -63,6 +63,7 @@ test("factsChanged: the agent, addresses, users, mounts and sizes do count", () 
     { users: [{ name: "alice", login_time: "2025-01-01T00:00:00.000Z" }] },
     { filesystems: [] },
     { filesystems: [{ mountpoint: "/", type: "ext4", used_bytes: 10, total_bytes: 200, used_pct: 5 }] },
+    { filesystems: [{ mountpoint: "/", type: "ext4", used_bytes: 11, total_bytes: 100, used_pct: 11 }] },
     { vcpus: 3 },
   ];
   for (const change of changes)

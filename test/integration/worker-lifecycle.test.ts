@@ -114,3 +114,44 @@ test("a wrong broker password stops the worker with a clear message and exit cod
   assert.match(String(error), /\(code 1\)/);
   assert.match(String(error), /not authorized|username or password/i);
 });
+
+test("MQTT 3.1.1: a stale retained command handed over at subscription is refused, a live one runs", {
+  skip,
+}, async () => {
+  // A command the status poller never sends, so every call of it is a request's.
+  let calls = 0;
+  const solo = await FakeAgent.start({
+    path: path.join(dir, "solo.sock"),
+    commands: { "guest-get-memory-block-info": () => ({ size: 134217728, calls: ++calls }) },
+  });
+  agents.push(solo);
+  const client = await TestClient.connect(broker.url, {
+    username: "reader",
+    password: "reader-pw",
+    protocolVersion: 4,
+  });
+  const env = { QGA_MQTT_MQTT_PASSWORD: password, QGA_MQTT_MQTT_PROTOCOL_VERSION: "4" };
+  const topic = `${base}/solo/cmd/guest-get-memory-block-info`;
+  const replies = `${base}/solo/reply/guest-get-memory-block-info`;
+  try {
+    await client.subscribe(`${base}/solo/reply/#`);
+    await client.publish(topic, '{"id":"stale"}', { retain: true });
+    const refused = client.next(replies, (m) => client.json(m).id === "stale");
+    const worker = await startWorker(dir, config("host-d", ["solo"]), env);
+    try {
+      const reply = client.json(await refused);
+      assert.equal((reply.error as { code: string }).code, "retained_command");
+      assert.equal(calls, 0);
+      const live = client.next(replies, (m) => client.json(m).id === "live");
+      await client.publish(topic, '{"id":"live"}');
+      const ok = client.json(await live);
+      assert.equal(ok.ok, true);
+      assert.deepEqual(ok.result, { size: 134217728, calls: 1 });
+    } finally {
+      await worker.stop();
+      await client.publish(topic, "", { retain: true });
+    }
+  } finally {
+    await client.close();
+  }
+});

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const run = promisify(execFile);
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "qga-check-"));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The CLI as a user runs it; resolves with its exit code and output. */
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test("every example in config/ passes check-config", async () => {
+  const examples = (await readdir(path.join(root, "config"))).filter((f) => f.endsWith(".yaml"));
+  assert.ok(examples.length >= 3);
+  // A Proxmox node's layout, for the Proxmox example: its folders come from the environment.
+  const pve = path.join(dir, "pve");
+  await mkdir(pve, { recursive: true });
+  await writeFile(path.join(pve, "101.conf"), "agent: 1\nname: web1\nmemory: 2048\n");
+  await writeFile(path.join(pve, "102.conf"), "name: noagent\n");
+  const env = {
+    // The examples read the broker password from a file of the host they are for: the environment wins.
+    QGA_MQTT_MQTT_PASSWORD: "x",
+    QGA_MQTT_DISCOVERY_PROXMOX_CONFIG_DIR: pve,
+    QGA_MQTT_DISCOVERY_PROXMOX_SOCKET_DIR: pve,
+  };
+  for (const example of examples) {
+    const result = await cli(["check-config", "--config", `config/${example}`], env);
+    assert.equal(result.code, 0, `${example}: ${result.stderr}`);
+    assert.match(result.stdout, /configuration is valid/);
+    if (example === "proxmox.yaml") {
+      assert.match(result.stdout, /web1\t.*101\.qga\tgroups: proxmox\tlinger 0 ms/);
+      assert.doesNotMatch(result.stdout, /noagent/);
+    }
+  }
+});
+
+test("check-config lists the VMs it would serve, with socket, groups, connection and allowed commands", async () => {
+  const file = path.join(dir, "ok.yaml");
+  await writeFile(
+    file,
+    [
+      "vms:",
+      "  - { name: web1, socket: /run/qemu/web1.sock, groups: [web] }",
+      "  - { name: db1, socket: tcp://127.0.0.1:4444, connection: { linger: 0 } }",
+      "policy: { groups: { web: [read, power] } }",
+    ].join("\n"),
+  );
+  const result = await cli(["check-config", "-c", file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /web1\t\/run\/qemu\/web1\.sock\tgroups: web\thold/);
+  assert.match(result.stdout, /db1\ttcp:\/\/127\.0\.0\.1:4444\tgroups: -\tlinger 0 ms/);
+  assert.match(result.stdout, /allowed: .*reboot/);
+});
+
+test("a bad configuration lists every problem by path, in words, and exits 1", async () => {
+  const file = path.join(dir, "bad.yaml");
+  await writeFile(
+    file,
+    [
+      "mqtt: { url: http://broker, protocolVersion: 6 }",
+      "vms:",
+      "  - { name: bridge, socket: /a.sock }",
+      "  - { name: a+b, socket: /b.sock }",
+      "  - { name: web, socket: /c.sock }",
+      "  - { name: web, socket: /d.sock }",
+      "policy: { default: [read, reeboot] }",
+      "unknownSection: 1",
+    ].join("\n"),
+  );
+  const result = await cli(["check-config", "-c", file]);
+  assert.equal(result.code, 1);
+  for (const expected of [
+    /mqtt\.url/,
+    /mqtt\.protocolVersion/,
+    /vms\[0\]\.name/,
+    /reserved/,
+    /vms\[1\]\.name/,
+    /unknownSection/,
+  ]) {
+    assert.match(result.stderr, expected);
+  }
+});
+
+test("duplicate names and policy typos are refused too, naming both places", async () => {
+  const file = path.join(dir, "dup.yaml");
+  await writeFile(
+    file,
+    ["vms:", "  - { name: web, socket: /c.sock }", "  - { name: web, socket: /d.sock }"].join("\n"),
+  );
+  const dup = await cli(["check-config", "-c", file]);
+  assert.equal(dup.code, 1);
+  assert.match(dup.stderr, /"web" is used twice[\s\S]*vms\[0\]\.name and vms\[1\]\.name/);
+  const typo = path.join(dir, "typo.yaml");
+  await writeFile(typo, "policy: { default: [read, reeboot] }\n");
+  const policy = await cli(["check-config", "-c", typo]);
+  assert.equal(policy.code, 1);
+  assert.match(policy.stderr, /policy\.default: "reeboot" is neither a policy set nor a command or verb/);
+});
+
+test("environment overrides are applied and validated like the file", async () => {
+  const result = await cli(["check-config"], {
+    QGA_MQTT_MQTT_PROTOCOL_VERSION: "seven",
+    QGA_MQTT_MQTT_BASE_TOPIC: "a/b",
+  });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /environment/);
+  assert.match(result.stderr, /mqtt\.protocolVersion/);
+  assert.match(result.stderr, /mqtt\.baseTopic/);
+});
+
+test("schema prints the JSON Schema generated from the zod schema", async () => {
+  const result = await cli(["schema"]);
+  assert.equal(result.code, 0);
+  const schema = JSON.parse(result.stdout) as { properties: Record<string, unknown> };
+  assert.ok(schema.properties.mqtt && schema.properties.vms && schema.properties.policy);
+});

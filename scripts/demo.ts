@@ -44,7 +44,9 @@ const log = createLogger(config.log.level);
 const app = new App({ loaded: { config, file: undefined, fromEnv: [] }, log, version: packageVersion() });
 await app.start();
 
-const agentKind = real ? "the real qemu-ga (unix-listen, machine-changing commands blocked)" : "the fake agent";
+const agentKind = real
+  ? "the real qemu-ga (unix-listen, machine-changing commands blocked)"
+  : "the fake agent";
 process.stdout.write(`
 qga-mqtt demo: 3 VMs (${names.join(", ")}) served by ${agentKind}, base topic qga.
 

@@ -5,8 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { GuestAgent, type GuestAgentOptions } from "../../src/qga/client.js";
-import { AgentReplyError, QgaError } from "../../src/qga/errors.js";
+import { AgentReplyError } from "../../src/qga/errors.js";
 import { AgentFailure, FakeAgent, type FakeAgentOptions, NO_REPLY } from "../fakes/fake-agent.js";
+import { qgaErrorOf } from "../helpers/errors.js";
 
 /** Queries the fake does not answer by default, used here as "some other command". */
 const EXTRA_COMMANDS = {
@@ -50,16 +51,6 @@ async function setup(
   return { fake, client };
 }
 
-async function errorOf(promise: Promise<unknown>): Promise<QgaError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof QgaError, `expected a QgaError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
-
 function executed(fake: FakeAgent, command: string): number {
   return fake.requests.filter((r) => r.execute === command).length;
 }
@@ -93,7 +84,7 @@ for (const echoIds of [true, false]) {
       const { fake, client } = await setup({ echoIds });
       await client.call("guest-ping");
       fake.fault("guest-get-host-name", { kind: "delay", ms: 400 });
-      const timedOut = await errorOf(client.call("guest-get-host-name", {}, { timeoutMs: 100 }));
+      const timedOut = await qgaErrorOf(client.call("guest-get-host-name", {}, { timeoutMs: 100 }));
       assert.equal(timedOut.code, "timeout");
       const next = await client.call("guest-get-timezone");
       assert.ok("offset" in next, `got ${JSON.stringify(next)}`);
@@ -103,7 +94,7 @@ for (const echoIds of [true, false]) {
       const { fake, client } = await setup({ echoIds });
       await client.call("guest-ping");
       fake.fault("guest-get-host-name", { kind: "garbage", bytes: "this is not json\n" });
-      const error = await errorOf(client.call("guest-get-host-name"));
+      const error = await qgaErrorOf(client.call("guest-get-host-name"));
       assert.ok(error instanceof AgentReplyError);
       assert.equal(error.errorClass, "InvalidReply");
       assert.match(error.message, /not valid JSON/);
@@ -114,7 +105,7 @@ for (const echoIds of [true, false]) {
       const { fake, client } = await setup({ echoIds }, { maxReplyBytes: 4096 });
       await client.call("guest-ping");
       fake.fault("guest-get-osinfo", { kind: "oversize", bytes: 100_000 });
-      const error = await errorOf(client.call("guest-get-osinfo"));
+      const error = await qgaErrorOf(client.call("guest-get-osinfo"));
       assert.ok(error instanceof AgentReplyError);
       assert.equal(error.errorClass, "ReplyTooLarge");
       assert.match(error.message, /over the limit of 4096/);
@@ -125,7 +116,7 @@ for (const echoIds of [true, false]) {
       const { fake, client } = await setup({ echoIds });
       await client.call("guest-ping");
       fake.fault("guest-get-host-name", { kind: "disconnect" });
-      const error = await errorOf(client.call("guest-get-host-name"));
+      const error = await qgaErrorOf(client.call("guest-get-host-name"));
       assert.equal(error.code, "agent_unavailable");
       assert.equal((await client.call("guest-get-host-name"))["host-name"], "fake-guest");
       assert.equal(fake.connections, 2);
@@ -141,7 +132,7 @@ test("a hung agent: the call times out, the resync fails as unavailable, and it 
     client.onStateChange((s, why) => s === "offline" && resolve(why)),
   );
   fake.fault("*", { kind: "hang" });
-  const error = await errorOf(client.call("guest-get-host-name", {}, { timeoutMs: 200 }));
+  const error = await qgaErrorOf(client.call("guest-get-host-name", {}, { timeoutMs: 200 }));
   assert.equal(error.code, "timeout");
   assert.match((await offline) ?? "", /sync handshake/);
   const online = new Promise<void>((resolve) => client.onStateChange((s) => s === "online" && resolve()));
@@ -159,7 +150,7 @@ test("when the connection drops, every call in flight fails at once (not at its 
   const first = client.call("guest-get-osinfo");
   const rest = [client.call("guest-get-timezone"), client.call("guest-get-users")];
   assert.ok((await first).id);
-  const codes = await Promise.all(rest.map(async (call) => (await errorOf(call)).code));
+  const codes = await Promise.all(rest.map(async (call) => (await qgaErrorOf(call)).code));
   assert.deepEqual(codes, ["agent_unavailable", "agent_unavailable"]);
 });
 
@@ -172,7 +163,7 @@ test("a full queue answers busy instead of growing", async () => {
     client.call("guest-get-osinfo"),
     client.call("guest-get-osinfo"),
   ];
-  const busy = await errorOf(client.call("guest-get-osinfo"));
+  const busy = await qgaErrorOf(client.call("guest-get-osinfo"));
   assert.equal(busy.code, "busy");
   fake.release();
   const results = await Promise.all(held);
@@ -182,9 +173,9 @@ test("a full queue answers busy instead of growing", async () => {
 test("a command the agent lacks or disabled fails as unsupported without a round trip", async () => {
   const { fake, client } = await setup({ disabled: ["guest-get-osinfo"] });
   await client.call("guest-ping");
-  const disabled = await errorOf(client.call("guest-get-osinfo"));
+  const disabled = await qgaErrorOf(client.call("guest-get-osinfo"));
   assert.equal(disabled.code, "unsupported");
-  const missing = await errorOf(client.call("guest-get-load"));
+  const missing = await qgaErrorOf(client.call("guest-get-load"));
   assert.equal(missing.code, "unsupported");
   assert.match(missing.message, /does not have guest-get-load/);
   assert.equal(executed(fake, "guest-get-osinfo") + executed(fake, "guest-get-load"), 0);
@@ -195,7 +186,7 @@ test("another client holding the socket ends in agent_unavailable after the sync
   const holder = net.connect(fake.path);
   await new Promise((resolve) => holder.once("connect", resolve));
   try {
-    const error = await errorOf(client.call("guest-ping", {}, { timeoutMs: 5_000 }));
+    const error = await qgaErrorOf(client.call("guest-ping", {}, { timeoutMs: 5_000 }));
     assert.equal(error.code, "agent_unavailable");
     assert.match(error.message, /another client holds its socket/);
   } finally {
@@ -217,7 +208,7 @@ test("a command without reply: accepted when the following sync answers; refused
   assert.equal(await client.call("guest-shutdown", { mode: "reboot" }), undefined);
   assert.equal(executed(fake, "guest-shutdown"), 1);
   refuse = true;
-  const error = await errorOf(client.call("guest-shutdown", { mode: "halt" }));
+  const error = await qgaErrorOf(client.call("guest-shutdown", { mode: "halt" }));
   assert.ok(error instanceof AgentReplyError);
   assert.equal(error.desc, "shutdown is not allowed here");
 });
@@ -248,7 +239,7 @@ test("frozen filesystems: refused commands fail as frozen at once; allowed ones 
   const { fake, client } = await setup({ commands: { "guest-fsfreeze-status": () => "frozen" } });
   await client.call("guest-ping");
   assert.equal(client.frozen, true);
-  const error = await errorOf(client.call("guest-get-osinfo"));
+  const error = await qgaErrorOf(client.call("guest-get-osinfo"));
   assert.equal(error.code, "frozen");
   assert.equal(executed(fake, "guest-get-osinfo"), 0);
   assert.equal(await client.call("guest-fsfreeze-status"), "frozen");
@@ -268,7 +259,7 @@ test("frozen behind our back: the agent's 'has been disabled' becomes frozen", a
   });
   await client.call("guest-get-host-name");
   frozen = true;
-  const error = await errorOf(client.call("guest-get-host-name"));
+  const error = await qgaErrorOf(client.call("guest-get-host-name"));
   assert.equal(error.code, "frozen");
   assert.equal(client.frozen, true);
 });
@@ -279,7 +270,7 @@ test("a socket that does not exist yet is waited for, then served", async () => 
   cleanups.push(() => client.stop());
   const online = new Promise<void>((resolve) => client.onStateChange((s) => s === "online" && resolve()));
   client.start();
-  const error = await errorOf(client.call("guest-ping"));
+  const error = await qgaErrorOf(client.call("guest-ping"));
   assert.equal(error.code, "agent_unavailable");
   assert.match(error.message, /no agent socket/);
   const fake = await FakeAgent.start({ path: socket });

@@ -3,7 +3,8 @@ import net from "node:net";
 import { after, before, test } from "node:test";
 import { type CommandName, catalogue } from "../../src/qga/catalogue/index.js";
 import { GuestAgent } from "../../src/qga/client.js";
-import { AgentReplyError, QgaError } from "../../src/qga/errors.js";
+import { AgentReplyError } from "../../src/qga/errors.js";
+import { qgaErrorOf } from "../helpers/errors.js";
 import { type RealAgent, startRealAgent } from "../helpers/qemu-ga.js";
 import { skipWithout } from "../helpers/tools.js";
 
@@ -21,16 +22,6 @@ after(async () => {
   await client?.stop();
   await agent?.dispose();
 });
-
-async function errorOf(promise: Promise<unknown>): Promise<QgaError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof QgaError, `expected a QgaError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
 
 test("the handshake learns the agent's version, id support and commands", { skip }, async () => {
   await client.call("guest-ping");
@@ -73,25 +64,25 @@ test("the host name matches this machine's, exactly as the agent sent it", { ski
 });
 
 test("a command the agent has disabled fails as unsupported without a round trip", { skip }, async () => {
-  const error = await errorOf(client.execute("guest-get-devices", {}));
+  const error = await qgaErrorOf(client.execute("guest-get-devices", {}));
   assert.equal(error.code, "unsupported");
   assert.match(error.message, /disabled/);
 });
 
 test("an unknown command and bad arguments never reach the agent", { skip }, async () => {
-  const unknown = await errorOf(client.execute("guest-frobnicate", {}));
+  const unknown = await qgaErrorOf(client.execute("guest-frobnicate", {}));
   assert.equal(unknown.code, "unknown_command");
-  const bad = await errorOf(client.execute("guest-file-read", { handle: "one" }));
+  const bad = await qgaErrorOf(client.execute("guest-file-read", { handle: "one" }));
   assert.equal(bad.code, "invalid_arguments");
   assert.match(bad.message, /args\.handle/);
-  const extra = await errorOf(client.execute("guest-ping", { smuggled: true }));
+  const extra = await qgaErrorOf(client.execute("guest-ping", { smuggled: true }));
   assert.equal(extra.code, "invalid_arguments");
   assert.match(extra.message, /args\.smuggled/);
 });
 
 test("the agent's own error keeps its class and desc", { skip }, async () => {
   // A handle that was never opened: the agent itself refuses it.
-  const error = await errorOf(client.execute("guest-file-close", { handle: 987654321 }));
+  const error = await qgaErrorOf(client.execute("guest-file-close", { handle: 987654321 }));
   assert.ok(error instanceof AgentReplyError);
   assert.equal(error.code, "agent_error");
   assert.equal(error.errorClass, "GenericError");

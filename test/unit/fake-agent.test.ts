@@ -8,7 +8,8 @@ import { type TestContext, test } from "node:test";
 import { AgentFailure, FakeAgent, type FakeAgentOptions, NO_REPLY } from "../fakes/fake-agent.js";
 import { clientsTranscript, scriptTranscript } from "../fakes/qga-transcripts.js";
 import { RawClient } from "../fakes/raw-client.js";
-import { findQemuGa, QGA_BLOCKED, startRealAgent } from "../fakes/real-qga.js";
+import { MACHINE_CHANGING_COMMANDS, startRealAgent } from "../helpers/qemu-ga.js";
+import { skipWithout } from "../helpers/tools.js";
 
 const FF = "\xff"; // RawClient writes strings as latin1 and reads lines as latin1: this is the byte 0xFF
 const STRAY = '{"error": {"class": "GenericError", "desc": "JSON parse error, stray \'\\uFFFD\'"}}';
@@ -278,18 +279,13 @@ test("waitForRequest sees past and future requests; stop() rejects waiters and r
   await assert.rejects(RawClient.connect(agent.path), { code: "ENOENT" });
 });
 
-const qemuGa = findQemuGa();
-test("the fake answers byte for byte like the real qemu-ga", {
-  skip: !qemuGa && process.env.CI !== "true" ? "qemu-ga is not installed" : false,
-}, async (t) => {
-  assert.ok(qemuGa, "qemu-ga must be installed in CI");
+test("the fake answers byte for byte like the real qemu-ga", { skip: skipWithout("qemu-ga") }, async (t) => {
   for (const transcript of [scriptTranscript, clientsTranscript]) {
-    const realDir = await tempDir(t);
-    const real = await startRealAgent(qemuGa, realDir);
-    t.after(() => real.stop());
-    const expected = await transcript(real.path);
-    await real.stop();
-    const { agent } = await setup(t, { disabled: QGA_BLOCKED });
+    const real = await startRealAgent({ dir: await tempDir(t) });
+    t.after(() => real.kill());
+    const expected = await transcript(real.socket);
+    await real.kill();
+    const { agent } = await setup(t, { disabled: MACHINE_CHANGING_COMMANDS });
     assert.deepEqual(await transcript(agent.path), expected);
   }
 });

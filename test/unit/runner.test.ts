@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import pino from "pino";
+import { Policy } from "../../src/commands/policy.js";
+import { type CommandAudit, CommandRunner, type CommandTarget } from "../../src/commands/runner.js";
+import type { GuestAgent } from "../../src/qga/client.js";
+import { AgentBusyError } from "../../src/qga/errors.js";
+
+/** A stand-in for the agent: records calls and answers with what the test gives it. */
+function target(answer: (name: string) => Promise<unknown>): {
+  target: CommandTarget;
+  calls: string[];
+  logs: string[];
+} {
+  const calls: string[] = [];
+  const logs: string[] = [];
+  const log = pino({ level: "debug" }, { write: (line: string) => logs.push(line) });
+  const agent = {
+    execute: (name: string) => {
+      calls.push(name);
+      return answer(name);
+    },
+    call: (name: string) => {
+      calls.push(name);
+      return answer(name);
+    },
+  } as unknown as GuestAgent;
+  return {
+    target: { vm: "vm1", groups: [], agent, log, pollStatus: () => Promise.reject(new Error("unused")) },
+    calls,
+    logs,
+  };
+}
+
+function runner(audits: CommandAudit[] = []) {
+  return new CommandRunner({
+    policy: new Policy({ default: ["read"], groups: {}, vms: {} }),
+    limits: {
+      maxPayloadBytes: 4096,
+      maxDepth: 8,
+      maxTimeoutSeconds: 60,
+      defaultTimeoutSeconds: 5,
+      dedupeWindowSeconds: 600,
+    },
+    audit: (_vm, record) => audits.push(record),
+    log: pino({ level: "silent" }),
+  });
+}
+
+const payload = (body: object) => Buffer.from(JSON.stringify(body));
+
+test("a bug in a verb or the agent is `internal`, logged with its stack, and the next request is served", async () => {
+  let fail = true;
+  const { target: t, logs } = target(async () => {
+    if (fail) throw new TypeError("boom");
+    return {};
+  });
+  const r = runner();
+  const reply = await r.handle(t, { command: "guest-ping", payload: payload({ id: "a" }), retain: false });
+  assert.equal(reply.error?.code, "internal");
+  assert.doesNotMatch(reply.error?.message ?? "", /boom/);
+  assert.ok(logs.some((line) => line.includes('"stack"') && line.includes("boom")));
+  fail = false;
+  assert.equal(
+    (await r.handle(t, { command: "guest-ping", payload: payload({ id: "b" }), retain: false })).ok,
+    true,
+  );
+});
+
+test("a request refused before reaching the guest is not remembered: the same id runs once it can", async () => {
+  let busy = true;
+  const { target: t, calls } = target(async () => {
+    if (busy) throw new AgentBusyError("full");
+    return { "host-name": "g" };
+  });
+  const r = runner();
+  const first = await r.handle(t, {
+    command: "guest-get-host-name",
+    payload: payload({ id: "x" }),
+    retain: false,
+  });
+  assert.equal(first.error?.code, "busy");
+  busy = false;
+  const second = await r.handle(t, {
+    command: "guest-get-host-name",
+    payload: payload({ id: "x" }),
+    retain: false,
+  });
+  assert.equal(second.ok, true);
+  const third = await r.handle(t, {
+    command: "guest-get-host-name",
+    payload: payload({ id: "x" }),
+    retain: false,
+  });
+  assert.deepEqual(third, second);
+  assert.equal(calls.length, 2);
+});
+
+test("a retained request is refused before anything else, even an unparsable one", async () => {
+  const { target: t, calls } = target(async () => ({}));
+  const r = runner();
+  const reply = await r.handle(t, { command: "guest-ping", payload: payload({ id: "r" }), retain: true });
+  assert.equal(reply.error?.code, "retained_command");
+  assert.equal(reply.id, "r");
+  const garbage = await r.handle(t, { command: "guest-ping", payload: Buffer.from("{{{"), retain: true });
+  assert.equal(garbage.error?.code, "retained_command");
+  assert.equal(calls.length, 0);
+});
+
+test("the audit record names the command, outcome and requester, never the arguments", async () => {
+  const audits: CommandAudit[] = [];
+  const { target: t } = target(async () => ({}));
+  const r = runner(audits);
+  await r.handle(t, {
+    command: "guest-ssh-get-authorized-keys",
+    payload: payload({ id: "k", args: { username: "secret-user" } }),
+    retain: false,
+    requester: "ops-script",
+  });
+  assert.equal(audits.length, 1);
+  assert.deepEqual(Object.keys(audits[0] ?? {}).sort(), [
+    "command",
+    "event",
+    "id",
+    "ms",
+    "outcome",
+    "requester",
+  ]);
+  assert.doesNotMatch(JSON.stringify(audits), /secret-user/);
+});
+
+test("unknown commands get a hint for a near miss", async () => {
+  const { target: t } = target(async () => ({}));
+  const r = runner();
+  const reply = await r.handle(t, { command: "Guest-Ping", payload: Buffer.alloc(0), retain: false });
+  assert.equal(reply.error?.code, "unknown_command");
+  assert.match(reply.error?.message ?? "", /did you mean guest-ping\?/);
+  const verb = await r.handle(t, { command: "guest-reboot", payload: Buffer.alloc(0), retain: false });
+  assert.match(verb.error?.message ?? "", /did you mean reboot\?/);
+});

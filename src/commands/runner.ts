@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
+import type { Config, Restrictions } from "../config/schema.js";
 import { isInternal, type ReplyError, toReplyError, WorkerError } from "../errors.js";
 import { commandNames, lookupCommand } from "../qga/catalogue/index.js";
 import type { GuestAgent } from "../qga/client.js";
@@ -7,8 +8,10 @@ import { describeIssues } from "../qga/validation.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
 import { DedupeWindow } from "./dedupe.js";
 import { isReservedCommand, isVerbName, type Policy, VERB_SETS } from "./policy.js";
-import { parseRequest, type Request, type RequestLimits } from "./request.js";
+import { parseRequest, type Request } from "./request.js";
+import { restrictionFor } from "./restrictions.js";
 import { verbs } from "./verbs/index.js";
+import type { VmEvent } from "./verbs/verb.js";
 
 /** The VM a request runs on. */
 export interface CommandTarget {
@@ -17,6 +20,7 @@ export interface CommandTarget {
   readonly agent: GuestAgent;
   readonly log: Logger;
   readonly pollStatus: () => Promise<StatusSnapshot>;
+  readonly emit: (event: VmEvent) => void;
 }
 
 export interface IncomingCommand {
@@ -50,10 +54,8 @@ export interface CommandAudit {
 
 export interface RunnerOptions {
   readonly policy: Policy;
-  readonly limits: RequestLimits & {
-    readonly defaultTimeoutSeconds: number;
-    readonly dedupeWindowSeconds: number;
-  };
+  readonly restrictions: Restrictions;
+  readonly limits: Config["limits"];
   readonly audit: (vm: string, record: CommandAudit) => void;
   readonly log: Logger;
 }
@@ -192,6 +194,9 @@ export class CommandRunner {
         deadline: Date.now() + timeoutMs,
         log: target.log,
         pollStatus: target.pollStatus,
+        limits: this.options.limits,
+        restriction: restrictionFor(this.options.restrictions, target.vm, target.groups),
+        emit: target.emit,
       },
       args.data,
     );

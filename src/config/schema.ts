@@ -123,6 +123,34 @@ const Limits = z.strictObject({
   queueDepth: z.number().int().min(1).max(10_000).default(64),
   defaultTimeoutSeconds: z.number().min(0.1).max(3600).default(30),
   maxTimeoutSeconds: z.number().min(0.1).max(86_400).default(300),
+  execOutputBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe("stdout and stderr of exec, each, kept in the reply (the agent itself keeps at most 16 MiB)"),
+  stdinBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe("largest exec stdin"),
+  fileBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(8 * 1024 * 1024)
+    .describe("largest read-file or write-file transfer (keep under the broker's message size limit)"),
+  fileChunkBytes: z
+    .number()
+    .int()
+    .min(4096)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe("bytes per guest-file-read/-write call (far below the agent's 64 MiB message limit)"),
   dedupeWindowSeconds: z.number().min(0).max(86_400).default(600),
 });
 
@@ -137,6 +165,24 @@ const Agent = z.strictObject({
     .default(24 * 1024 * 1024),
   maxInFlight: z.number().int().min(1).max(256).default(8),
 });
+
+/**
+ * Limits below the command, for commands the policy allows: which programs `exec` may start (path globs,
+ * `*` within a path segment, `**` across segments) and which paths `read-file`/`write-file` may touch
+ * (prefixes, after `..` and duplicate slashes are normalised). Unset: no limit beyond the policy.
+ */
+const Restriction = z.strictObject({
+  exec: z.array(z.string().startsWith("/", { error: "must be an absolute path glob" })).optional(),
+  files: z.array(z.string().startsWith("/", { error: "must be an absolute path prefix" })).optional(),
+});
+export type Restriction = z.infer<typeof Restriction>;
+
+const Restrictions = z.strictObject({
+  default: Restriction.default({}),
+  groups: z.record(TopicLevel, Restriction).default({}),
+  vms: z.record(TopicLevel, Restriction).default({}),
+});
+export type Restrictions = z.infer<typeof Restrictions>;
 
 const Policy = z.strictObject({
   default: PolicyList.default(["read"]),
@@ -158,6 +204,19 @@ export const Config = z.strictObject({
     })
     .default({ globs: [], proxmox: ProxmoxSource.parse({}), rescanSeconds: 5 }),
   policy: Policy.default(Policy.parse({})),
+  restrictions: Restrictions.default(Restrictions.parse({})),
+  fsfreeze: z
+    .strictObject({
+      maxSeconds: z
+        .number()
+        .min(1)
+        .max(3600)
+        .default(60)
+        .describe(
+          "a freeze not thawed within this time is thawed by the worker (a frozen guest is an outage)",
+        ),
+    })
+    .default({ maxSeconds: 60 }),
   status: Status.default(Status.parse({})),
   limits: Limits.default(Limits.parse({})),
   agent: Agent.default(Agent.parse({})),

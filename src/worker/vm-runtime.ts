@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { CommandAudit, CommandRunner, IncomingCommand, Reply } from "../commands/runner.js";
+import type { VmEvent } from "../commands/verbs/verb.js";
 import type { Config } from "../config/schema.js";
 import type { VmDescriptor } from "../fleet/vm.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
@@ -8,6 +9,7 @@ import { type ConnectionPolicy, GuestAgent } from "../qga/client.js";
 import { StatusCollector } from "../status/collector.js";
 import { StatusPoller } from "../status/poller.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
+import { FreezeGuard } from "./freeze-guard.js";
 
 export interface VmRuntimeOptions {
   readonly descriptor: VmDescriptor;
@@ -31,6 +33,7 @@ export class VmRuntime {
   private readonly poller: StatusPoller;
   private readonly log: Logger;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly freezeGuard: FreezeGuard;
 
   constructor(private readonly options: VmRuntimeOptions) {
     const { descriptor, config } = options;
@@ -66,6 +69,12 @@ export class VmRuntime {
       void this.publishAvailability();
       void this.event(state === "online" ? { event: "agent_online" } : { event: "agent_offline", reason });
       options.onAvailability();
+    });
+    this.freezeGuard = new FreezeGuard({
+      agent: this.agent,
+      maxSeconds: config.fsfreeze.maxSeconds,
+      emit: (event) => void this.event(event),
+      log: this.log,
     });
     this.agent.onFrozenChange((frozen) => {
       void this.event({ event: frozen ? "frozen" : "thawed" });
@@ -107,6 +116,7 @@ export class VmRuntime {
           agent: this.agent,
           log: this.log,
           pollStatus: () => this.poller.pollNow(),
+          emit: (event) => void this.event(event),
         },
         incoming,
       )
@@ -136,6 +146,7 @@ export class VmRuntime {
   }
 
   async stop(): Promise<void> {
+    this.freezeGuard.stop();
     this.poller.stop();
     await this.agent.stop();
   }
@@ -175,9 +186,7 @@ export class VmRuntime {
     void this.event(record);
   }
 
-  private async event(
-    event: { readonly event: string; readonly [key: string]: unknown } | CommandAudit,
-  ): Promise<void> {
+  private async event(event: VmEvent | CommandAudit): Promise<void> {
     const body = JSON.stringify({ ...event, vm: this.name, time: new Date().toISOString() });
     try {
       await this.options.bus.publish(this.options.topics.event(this.name), body, { qos: 1 });

@@ -35,6 +35,7 @@ export class Worker {
     const { config, policy, log } = options;
     this.runner = new CommandRunner({
       policy,
+      restrictions: config.restrictions,
       limits: config.limits,
       log,
       audit: (vm, record) => this.runtimes.get(vm)?.audit(record),

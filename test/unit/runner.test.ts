@@ -3,6 +3,7 @@ import { test } from "node:test";
 import pino from "pino";
 import { Policy } from "../../src/commands/policy.js";
 import { type CommandAudit, CommandRunner, type CommandTarget } from "../../src/commands/runner.js";
+import { Config } from "../../src/config/schema.js";
 import type { GuestAgent } from "../../src/qga/client.js";
 import { AgentBusyError } from "../../src/qga/errors.js";
 
@@ -26,7 +27,14 @@ function target(answer: (name: string) => Promise<unknown>): {
     },
   } as unknown as GuestAgent;
   return {
-    target: { vm: "vm1", groups: [], agent, log, pollStatus: () => Promise.reject(new Error("unused")) },
+    target: {
+      vm: "vm1",
+      groups: [],
+      agent,
+      log,
+      pollStatus: () => Promise.reject(new Error("unused")),
+      emit: () => {},
+    },
     calls,
     logs,
   };
@@ -35,13 +43,8 @@ function target(answer: (name: string) => Promise<unknown>): {
 function runner(audits: CommandAudit[] = []) {
   return new CommandRunner({
     policy: new Policy({ default: ["read"], groups: {}, vms: {} }),
-    limits: {
-      maxPayloadBytes: 4096,
-      maxDepth: 8,
-      maxTimeoutSeconds: 60,
-      defaultTimeoutSeconds: 5,
-      dedupeWindowSeconds: 600,
-    },
+    restrictions: Config.parse({}).restrictions,
+    limits: { ...Config.parse({}).limits, maxPayloadBytes: 4096, maxDepth: 8, maxTimeoutSeconds: 60 },
     audit: (_vm, record) => audits.push(record),
     log: pino({ level: "silent" }),
   });

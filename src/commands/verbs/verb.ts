@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
+import type { Config, Restriction } from "../../config/schema.js";
 import type { GuestAgent } from "../../qga/client.js";
 import type { StatusSnapshot } from "../../status/snapshot.js";
 import type { VerbName } from "../policy.js";
@@ -13,6 +14,17 @@ export interface VerbContext {
   readonly deadline: number;
   readonly log: Logger;
   readonly pollStatus: () => Promise<StatusSnapshot>;
+  /** The configured limits (exec output, stdin, file sizes and chunks). */
+  readonly limits: Config["limits"];
+  /** What `exec` may start and which paths the file verbs may touch, for this VM. */
+  readonly restriction: Restriction;
+  /** Publishes an event on the VM's event topic (`{event: "...", ...}`). */
+  readonly emit: (event: VmEvent) => void;
+}
+
+export interface VmEvent {
+  readonly event: string;
+  readonly [key: string]: unknown;
 }
 
 /** One verb of the contract: its argument schema (strict) and what it does. */

@@ -1,0 +1,26 @@
+import type { Restriction, Restrictions } from "../config/schema.js";
+
+/**
+ * The restriction that applies to a VM, by the policy's rule: its own entry wins; else its groups' entries
+ * together (a program or path any of them allows); else the default. A kind a level leaves unset falls
+ * through to the next level, so a group can limit `files` and leave `exec` to the default.
+ */
+export function restrictionFor(
+  restrictions: Restrictions,
+  vm: string,
+  groups: readonly string[],
+): Restriction {
+  const own = Object.hasOwn(restrictions.vms, vm) ? restrictions.vms[vm] : undefined;
+  const fromGroups = groups
+    .filter((group) => Object.hasOwn(restrictions.groups, group))
+    .map((group) => restrictions.groups[group]!);
+  const pick = (kind: keyof Restriction): string[] | undefined => {
+    if (own?.[kind]) return own[kind];
+    const grouped = fromGroups.flatMap((r) => r[kind] ?? []);
+    if (fromGroups.some((r) => r[kind] !== undefined)) return grouped;
+    return restrictions.default[kind];
+  };
+  const exec = pick("exec");
+  const files = pick("files");
+  return { ...(exec ? { exec } : {}), ...(files ? { files } : {}) };
+}

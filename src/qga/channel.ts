@@ -69,6 +69,10 @@ export class AgentChannel {
   private sync: SyncWaiter | undefined;
   private closedError: AgentUnavailableError | undefined;
   private idsSupported = false;
+  /** Set while the id probe of the handshake waits for its answer. */
+  private probe: ((line: ParsedLine) => void) | undefined;
+  /** Why the lines in flight were lost, for the calls that a resync then fails. */
+  private unreadableReason: { message: string; errorClass: string } | undefined;
   private readonly closeListeners: Array<(error: AgentUnavailableError) => void> = [];
 
   private constructor(
@@ -224,8 +228,6 @@ export class AgentChannel {
     });
   }
 
-  private probe: ((line: ParsedLine) => void) | undefined;
-
   private onFrame(frame: Frame): void {
     if (frame.kind === "delimiter") return;
     if (frame.kind === "overflow") {
@@ -278,8 +280,6 @@ export class AgentChannel {
     this.unreadableReason = { message, errorClass };
     this.resyncQuietly();
   }
-
-  private unreadableReason: { message: string; errorClass: string } | undefined;
 
   private resyncQuietly(): void {
     this.resync().catch(() => {});

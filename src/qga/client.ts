@@ -1,17 +1,16 @@
 import { type AgentAddress, connectSocket, formatAddress, parseAddress } from "./address.js";
 import { Backoff } from "./backoff.js";
+import { CallQueue } from "./call-queue.js";
 import { type AgentCapabilities, capabilitiesFromInfo, unsupportedReason } from "./capabilities.js";
 import type { CommandSpec } from "./catalogue/define.js";
 import { type ArgsOf, type CommandName, catalogue, lookupCommand, type ResultOf } from "./catalogue/index.js";
 import { AgentChannel, type AgentRequest } from "./channel.js";
 import {
-  AgentBusyError,
   AgentReplyError,
   AgentTimeoutError,
   AgentUnavailableError,
   FrozenError,
   InvalidArgumentsError,
-  type QgaError,
   UnknownCommandError,
   UnsupportedCommandError,
 } from "./errors.js";
@@ -56,15 +55,6 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
-interface QueuedCall {
-  readonly request: AgentRequest;
-  readonly replies: boolean;
-  readonly deadline: number;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: QgaError) => void;
-  timer: NodeJS.Timeout | undefined;
-}
-
 type StateListener = (state: AgentState, reason: string | undefined) => void;
 type FrozenListener = (frozen: boolean) => void;
 
@@ -89,7 +79,7 @@ export class GuestAgent {
   private readonly options: Required<Omit<GuestAgentOptions, "address" | "log">>;
   private readonly log: Logger;
   private readonly backoff: Backoff;
-  private readonly queue: QueuedCall[] = [];
+  private readonly queue: CallQueue;
   private channel: AgentChannel | undefined;
   private connecting: Promise<AgentChannel> | undefined;
   private profile: { capabilities: AgentCapabilities; until: number } | undefined;
@@ -99,6 +89,8 @@ export class GuestAgent {
   private started = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Set while the idle timer closes the channel: that close is no outage. */
+  private idleClosing = false;
   private readonly stateListeners = new Set<StateListener>();
   private readonly frozenListeners = new Set<FrozenListener>();
 
@@ -117,6 +109,7 @@ export class GuestAgent {
     };
     this.log = options.log ?? silentLogger;
     this.backoff = new Backoff(this.options.backoff);
+    this.queue = new CallQueue(this.options.maxQueue);
   }
 
   get state(): AgentState {
@@ -155,7 +148,7 @@ export class GuestAgent {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.idleTimer);
-    this.failQueued(new AgentUnavailableError("the guest-agent client was stopped"));
+    this.queue.failAll(new AgentUnavailableError("the guest-agent client was stopped"));
     this.channel?.close();
     await this.connecting?.catch(() => {});
   }
@@ -231,24 +224,7 @@ export class GuestAgent {
 
   private enqueue(request: AgentRequest, replies: boolean, deadline: number): Promise<unknown> {
     if (this.stopped) return Promise.reject(new AgentUnavailableError("the guest-agent client was stopped"));
-    if (this.queue.length >= this.options.maxQueue) {
-      return Promise.reject(
-        new AgentBusyError(`${this.queue.length} commands are already waiting for this agent (maxQueue)`),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const call: QueuedCall = { request, replies, deadline, resolve, reject, timer: undefined };
-      this.queue.push(call);
-      this.pump();
-      // Only a call that has to wait needs a timer of its own; a sent one is timed by the channel.
-      if (!this.queue.includes(call)) return;
-      call.timer = setTimeout(() => {
-        const index = this.queue.indexOf(call);
-        if (index < 0) return;
-        this.queue.splice(index, 1);
-        reject(new AgentTimeoutError(`${request.execute}: still waiting for the agent after the timeout`));
-      }, deadline - Date.now());
-    });
+    return this.queue.add(request, replies, deadline, () => this.pump());
   }
 
   /** Moves queued calls onto the channel as its capacity allows. */
@@ -258,7 +234,7 @@ export class GuestAgent {
       if (this.queue.length > 0)
         this.ensureChannel().then(
           () => this.pump(),
-          (error) => this.failQueued(error),
+          (error) => this.queue.failAll(error),
         );
       return;
     }
@@ -271,8 +247,7 @@ export class GuestAgent {
     }
     clearTimeout(this.idleTimer);
     while (this.queue.length > 0 && channel.inFlight < channel.capacity) {
-      const call = this.queue.shift()!;
-      clearTimeout(call.timer);
+      const call = this.queue.take()!;
       const timeoutMs = Math.max(1, call.deadline - Date.now());
       channel
         .send(call.request, { timeoutMs, replies: call.replies })
@@ -281,13 +256,6 @@ export class GuestAgent {
           this.pump();
           this.armIdleClose();
         });
-    }
-  }
-
-  private failQueued(error: QgaError): void {
-    for (const call of this.queue.splice(0)) {
-      clearTimeout(call.timer);
-      call.reject(error);
     }
   }
 
@@ -368,8 +336,6 @@ export class GuestAgent {
     this.scheduleReconnect(error.message);
     if (this.queue.length > 0) this.pump();
   }
-
-  private idleClosing = false;
 
   private armIdleClose(): void {
     const policy = this.options.policy;

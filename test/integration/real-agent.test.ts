@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import net from "node:net";
+import os from "node:os";
 import { after, before, test } from "node:test";
 import { type CommandName, catalogue } from "../../src/qga/catalogue/index.js";
 import { GuestAgent } from "../../src/qga/client.js";
@@ -60,7 +61,7 @@ test("every read-only command the agent has enabled answers and parses with its 
 
 test("the host name matches this machine's, exactly as the agent sent it", { skip }, async () => {
   const result = await client.call("guest-get-host-name");
-  assert.equal(result["host-name"], (await import("node:os")).hostname());
+  assert.equal(result["host-name"], os.hostname());
 });
 
 test("a command the agent has disabled fails as unsupported without a round trip", { skip }, async () => {
@@ -155,5 +156,29 @@ test("an agent killed and restarted: offline, then online again by itself", { sk
     assert.deepEqual(states, ["online", "offline", "online"]);
   } finally {
     await watched.stop();
+  }
+});
+
+test("tcp://host:port reaches the agent too (QEMU's chardev can listen on TCP)", { skip }, async () => {
+  // A loopback TCP listener relaying to the agent's unix socket stands in for `-chardev socket,host=,port=`.
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(agent.socket);
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", close).on("close", close);
+    upstream.on("error", close).on("close", close);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  const { port } = relay.address() as net.AddressInfo;
+  const overTcp = new GuestAgent({ address: `tcp://127.0.0.1:${port}` });
+  try {
+    assert.equal((await overTcp.call("guest-get-host-name"))["host-name"], os.hostname());
+    assert.equal(overTcp.capabilities?.supportsIds, true);
+  } finally {
+    await overTcp.stop();
+    await new Promise((resolve) => relay.close(resolve));
   }
 });

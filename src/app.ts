@@ -4,10 +4,10 @@ import { Policy } from "./commands/policy.js";
 import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { FleetWatcher } from "./fleet/watcher.js";
+import { FleetCensus } from "./inventory/census.js";
 import { MqttBus } from "./mqtt/bus.js";
 import { resolveBroker } from "./mqtt/local-broker.js";
 import { Topics } from "./mqtt/topics.js";
-import { FleetCensus } from "./worker/fleet-census.js";
 import { Worker } from "./worker/worker.js";
 
 export interface AppOptions {

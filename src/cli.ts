@@ -1,6 +1,9 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { App, sourcesOf } from "./app.js";
+import { runCall, runList, runWatch } from "./caller/commands.js";
+import { EXIT } from "./caller/render.js";
+import { parseTarget } from "./caller/target.js";
 import { Policy } from "./commands/policy.js";
 import { envSettings } from "./config/env.js";
 import { ConfigError, loadConfig } from "./config/load.js";
@@ -23,11 +26,17 @@ const USAGE = `qga-mqtt: the QEMU guest agents of this host's VMs, over MQTT
 Usage:
   qga-mqtt run [--config FILE]            run the worker (the default command)
   qga-mqtt check-config [--config FILE]   validate the configuration and list the VMs it would serve
+  qga-mqtt call <vm|group:NAME|all> <command> [--args JSON] [--timeout S] [--json]
+                                          send one request, print every reply; exit 0 all ok, 1 some
+                                          failed, 3 some expected VM did not reply, 4 no broker
+  qga-mqtt list [--json]                  the fleet, from the workers' retained info
+  qga-mqtt watch [vm] [--json]            status, availability and events as they come (Ctrl-C stops)
   qga-mqtt schema                         print the configuration's JSON Schema (for editors)
   qga-mqtt env                            list the QGA_MQTT_* environment variables
   qga-mqtt --version | --help
 
 The configuration file is --config, else $QGA_MQTT_CONFIG, else none (defaults + environment).
+call, list and watch use its broker settings (mqtt.*); --url overrides mqtt.url.
 `;
 
 /** Runs one CLI command; resolves with the process exit code. */
@@ -56,6 +65,10 @@ export async function runCli(io: CliIo): Promise<number> {
         return await run(file, io);
       case "check-config":
         return await checkConfig(file, io);
+      case "call":
+      case "list":
+      case "watch":
+        return await fleetCommand(command, positionals.slice(1), values, file, io);
       case "schema":
         io.stdout(
           `${JSON.stringify(z.toJSONSchema(Config, { io: "input", unrepresentable: "any" }), null, 2)}\n`,
@@ -84,6 +97,10 @@ function parse(argv: readonly string[]) {
     options: {
       config: { type: "string", short: "c" },
       help: { type: "boolean", short: "h" },
+      args: { type: "string" },
+      timeout: { type: "string" },
+      json: { type: "boolean" },
+      url: { type: "string" },
       version: { type: "boolean", short: "V" },
     },
   });
@@ -134,4 +151,64 @@ async function checkConfig(file: string | undefined, io: CliIo): Promise<number>
   }
   io.stdout("configuration is valid\n");
   return 0;
+}
+
+type Values = ReturnType<typeof parse>["values"];
+
+/** call, list and watch: clients of the fleet, with the configuration's broker settings. */
+async function fleetCommand(
+  command: string,
+  operands: string[],
+  values: Values,
+  file: string | undefined,
+  io: CliIo,
+): Promise<number> {
+  const env = values.url ? { ...io.env, QGA_MQTT_MQTT_URL: values.url } : io.env;
+  const { config } = await loadConfig(file, env);
+  const log = createLogger(io.env.QGA_MQTT_LOG_LEVEL ?? "warn");
+  const json = values.json ?? false;
+  const out = { stdout: io.stdout, stderr: io.stderr };
+  try {
+    if (command === "list") return await runList(config, json, out, log);
+    if (command === "watch") return await runWatch(config, operands[0], json, out, log, io.stopSignal);
+    const [targetText, name] = operands;
+    if (!targetText || !name) {
+      io.stderr(`usage: qga-mqtt call <vm|group:NAME|all> <command> [--args JSON] [--timeout S] [--json]\n`);
+      return EXIT.usage;
+    }
+    const args = values.args === undefined ? undefined : parseArgsJson(values.args);
+    const timeoutSeconds =
+      values.timeout === undefined ? config.limits.defaultTimeoutSeconds : Number(values.timeout);
+    if (!(timeoutSeconds > 0))
+      throw new UsageError(`--timeout must be a positive number of seconds, not "${values.timeout}"`);
+    return await runCall(
+      config,
+      { target: parseTarget(targetText), command: name, ...(args ? { args } : {}), timeoutSeconds },
+      json,
+      out,
+      log,
+    );
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof TypeError) {
+      io.stderr(`${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof ConfigError) throw error;
+    io.stderr(`cannot reach the MQTT broker: ${(error as Error).message}\n`);
+    return EXIT.broker;
+  }
+}
+
+class UsageError extends Error {}
+
+function parseArgsJson(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--args must be a JSON object: ${(error as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new UsageError("--args must be a JSON object");
+  return value as Record<string, unknown>;
 }

@@ -21,8 +21,8 @@ export interface BusOptions {
   sessionExpirySeconds: number;
   /** File paths for ca/cert/key; read once, when the options are built. */
   tls?: { ca?: string; cert?: string; key?: string; keyPassphrase?: string; rejectUnauthorized: boolean };
-  /** The last will: published retained with QoS 1 by the broker when the worker vanishes. */
-  will: { topic: string; payload: string };
+  /** The last will: published retained with QoS 1 by the broker when the worker vanishes. None for a client. */
+  will?: { topic: string; payload: string };
   /** Pause between reconnect attempts; default 1000. */
   reconnectPeriodMs?: number;
   /**
@@ -66,8 +66,15 @@ export function clientOptions(options: BusOptions): ClientOptions {
     resubscribe: false,
     // QoS 0 publishes are only made while connected (MqttBus waits for the connection itself).
     queueQoSZero: false,
-    will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 1, retain: true },
   };
+  if (options.will) {
+    result.will = {
+      topic: options.will.topic,
+      payload: Buffer.from(options.will.payload),
+      qos: 1,
+      retain: true,
+    };
+  }
   if (options.username !== undefined) result.username = options.username;
   if (options.password !== undefined) result.password = options.password;
   if (options.protocolVersion === 5 && !clean) {

@@ -14,6 +14,8 @@ export interface PublishOptions {
   qos?: 0 | 1;
   /** MQTT 5 only; ignored on 3.1.1. */
   correlationData?: Buffer;
+  /** MQTT 5 only: where the receiver should answer (a request's Response Topic). */
+  responseTopic?: string;
   messageExpirySeconds?: number;
 }
 
@@ -168,8 +170,9 @@ export class MqttBus {
     this.#closed = true;
     const client = this.#client;
     if (!client) return;
-    if (client.connected) {
-      const { topic, payload } = this.#options.will;
+    const will = this.#options.will;
+    if (client.connected && will) {
+      const { topic, payload } = will;
       await this.#send(topic, payload, { retain: true, qos: 1 }, Date.now() + 2000).catch((err: Error) => {
         this.#log.warn({ err }, "could not publish the offline state before disconnecting");
       });
@@ -210,8 +213,12 @@ export class MqttBus {
   #send(topic: string, payload: string | Buffer, options: PublishOptions, deadline: number): Promise<void> {
     const sent: IClientPublishOptions = { qos: options.qos ?? 1, retain: options.retain ?? false };
     if (this.protocolVersion === 5) {
-      const { correlationData, messageExpirySeconds: messageExpiryInterval } = options;
-      sent.properties = { correlationData, messageExpiryInterval };
+      const { correlationData, responseTopic, messageExpirySeconds: messageExpiryInterval } = options;
+      sent.properties = {
+        ...(correlationData ? { correlationData } : {}),
+        ...(responseTopic ? { responseTopic } : {}),
+        ...(messageExpiryInterval !== undefined ? { messageExpiryInterval } : {}),
+      };
     }
     const late = `the broker did not acknowledge ${topic} in time (connection lost?)`;
     return this.#pending(deadline, late, (settle) => {

@@ -1,0 +1,120 @@
+import { WorkerError } from "../errors.js";
+import { argNonEmptyString, describePath } from "../qga/catalogue/scalars.js";
+
+/*
+ * The restrictions below the policy (restrictions.*.exec and .files) are decided on guest paths before
+ * anything reaches the guest. Matching is lexical, so the path is normalised first and the normalised
+ * path is what the guest is sent: what was checked is what runs. Symlinks inside the guest are not
+ * resolved here; an allowed folder must not hold links out of it.
+ */
+
+/** A guest path argument: qemu-ga passes it on as a C string, where a NUL would silently cut it short. */
+export function argPath() {
+  return argNonEmptyString().refine((path) => !path.includes("\u0000"), {
+    error: (iss) => `${describePath(iss.path)} must not contain a NUL character`,
+  });
+}
+
+/**
+ * `/tmp/../etc//shadow/` → `/etc/shadow`: `.` and empty segments dropped, `..` removes the segment before it
+ * (and stays at `/` above the root, as the kernel does). Undefined for a relative path.
+ */
+export function normalisePath(path: string): string | undefined {
+  if (!path.startsWith("/")) return undefined;
+  const segments: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") segments.pop();
+    else segments.push(segment);
+  }
+  return `/${segments.join("/")}`;
+}
+
+/**
+ * An absolute path glob: `*` and `?` stay within a segment, a `**` segment spans any number of whole
+ * segments (one or more at the end: `/opt/**` is everything below /opt), a `**` inside a segment spans
+ * anything. Everything else is literal. The pattern is normalised like the paths it is matched against.
+ */
+export function compileGlob(pattern: string): RegExp {
+  const normalised = normalisePath(pattern);
+  if (normalised === undefined) throw new TypeError(`the path glob "${pattern}" must be absolute`);
+  if (normalised === "/") return /^\/$/;
+  const segments = normalised.slice(1).split("/");
+  const parts = segments.map((segment, index) => {
+    if (segment === "**") return index === segments.length - 1 ? "(?:/[^/]+)+" : "(?:/[^/]+)*";
+    return `/${segmentSource(segment)}`;
+  });
+  return new RegExp(`^${parts.join("")}$`);
+}
+
+function segmentSource(segment: string): string {
+  let source = "";
+  for (let i = 0; i < segment.length; i++) {
+    const char = segment[i]!;
+    if (char === "*" && segment[i + 1] === "*") {
+      source += ".*";
+      i++;
+    } else if (char === "*") source += "[^/]*";
+    else if (char === "?") source += "[^/]";
+    else source += char.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return source;
+}
+
+// Patterns come from the configuration: a handful, matched on every exec.
+const compiled = new Map<string, RegExp>();
+
+export function matchesAnyGlob(path: string, patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => {
+    let glob = compiled.get(pattern);
+    if (!glob) {
+      glob = compileGlob(pattern);
+      compiled.set(pattern, glob);
+    }
+    return glob.test(path);
+  });
+}
+
+/** Whole-segment prefixes: `/var/log` allows `/var/log` and `/var/log/x`, never `/var/logs`. */
+export function withinAnyPrefix(path: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((prefix) => {
+    const base = normalisePath(prefix);
+    if (base === undefined) return false;
+    return base === "/" || path === base || path.startsWith(`${base}/`);
+  });
+}
+
+/**
+ * The program `exec` may start, normalised, or `forbidden`. Without `restrictions.*.exec` the policy alone
+ * decides, and the path goes to the guest as given (a bare name is then looked up on the guest's PATH).
+ */
+export function authorizeProgram(path: string, globs: readonly string[] | undefined, vm: string): string {
+  if (globs === undefined) return normalisePath(path) ?? path;
+  const normalised = normalisePath(path);
+  if (normalised === undefined) {
+    throw new WorkerError("forbidden", `exec on ${vm} is limited to programs given by an absolute path`);
+  }
+  if (!matchesAnyGlob(normalised, globs)) {
+    throw new WorkerError(
+      "forbidden",
+      `${normalised} is not among the programs exec may start on ${vm} (restrictions: exec)`,
+    );
+  }
+  return normalised;
+}
+
+/** The file `read-file`/`write-file` may touch, normalised, or `forbidden`; as authorizeProgram otherwise. */
+export function authorizeFile(path: string, prefixes: readonly string[] | undefined, vm: string): string {
+  if (prefixes === undefined) return normalisePath(path) ?? path;
+  const normalised = normalisePath(path);
+  if (normalised === undefined) {
+    throw new WorkerError("forbidden", `file access on ${vm} is limited to absolute paths`);
+  }
+  if (!withinAnyPrefix(normalised, prefixes)) {
+    throw new WorkerError(
+      "forbidden",
+      `${normalised} is outside the paths the file verbs may touch on ${vm} (restrictions: files)`,
+    );
+  }
+  return normalised;
+}

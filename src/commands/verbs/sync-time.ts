@@ -1,0 +1,56 @@
+import { WorkerError } from "../../errors.js";
+import { argsObject } from "../../qga/catalogue/scalars.js";
+import { hostNowMs } from "../../status/clock.js";
+import { timeOffsetMs } from "../../status/derive.js";
+import { defineVerb, type VerbContext } from "./verb.js";
+
+interface Reading {
+  /** Guest clock minus host clock, corrected for the round trip (as the status snapshot's time_offset_ms). */
+  readonly offsetMs: number;
+  readonly rttMs: number;
+}
+
+/**
+ * Sets the guest clock from the host's: the offset is read (`guest-get-time`), the host's time is sent
+ * (`guest-set-time`), and the offset is read again, so the reply shows what changed and how well it took.
+ *
+ * Precision: the time travels as nanoseconds since the epoch (~1.8e18), past 2^53, so a JS number holds it
+ * only to the nearest 256 ns; JSON.stringify writes such a number as plain integer digits (below 1e21),
+ * which the agent reads as an exact int64. 256 ns is far below what limits the result: the request's
+ * one-way delay, estimated as half the measured round trip and added to the time sent, and the agent's
+ * microsecond settimeofday.
+ */
+export const syncTime = defineVerb({
+  name: "sync-time",
+  args: argsObject({}),
+  async run(context) {
+    const before = await readOffset(context);
+    const sendMs = hostNowMs() + before.rttMs / 2;
+    await context.agent.call(
+      "guest-set-time",
+      { time: Math.round(sendMs * 1e6) },
+      { timeoutMs: remainingMs(context, "guest-set-time") },
+    );
+    const after = await readOffset(context);
+    context.log.info(
+      { offset_before_ms: before.offsetMs, offset_after_ms: after.offsetMs },
+      "set the guest clock from the host's",
+    );
+    return { offset_before_ms: before.offsetMs, offset_after_ms: after.offsetMs };
+  },
+});
+
+async function readOffset(context: VerbContext): Promise<Reading> {
+  const timeoutMs = remainingMs(context, "guest-get-time");
+  const before = hostNowMs();
+  const guestNs = await context.agent.call("guest-get-time", {}, { timeoutMs });
+  const after = hostNowMs();
+  return { offsetMs: timeOffsetMs(guestNs, before, after), rttMs: after - before };
+}
+
+/** The three calls share the request's timeout. */
+function remainingMs(context: VerbContext, next: string): number {
+  const left = context.deadline - Date.now();
+  if (left <= 0) throw new WorkerError("timeout", `sync-time ran out of time before ${next}`);
+  return left;
+}

@@ -1,0 +1,67 @@
+import { WorkerError } from "../../errors.js";
+import { argEnum, argString, argsObject, isBase64 } from "../../qga/catalogue/scalars.js";
+import { argPath, authorizeFile } from "../paths.js";
+import { remainingMs } from "./deadline.js";
+import { withGuestFile } from "./guest-file.js";
+import { sha256Hex } from "./output.js";
+import { defineVerb } from "./verb.js";
+
+const WriteArgs = argsObject({
+  path: argPath(),
+  content: argString(),
+  encoding: argEnum(["utf8", "base64"]).default("utf8"),
+  mode: argEnum(["w", "a"]).default("w"),
+}).superRefine((value, ctx) => {
+  // zod may run this after another member failed, so it checks its own inputs.
+  if (value.encoding !== "base64" || typeof value.content !== "string" || isBase64(value.content)) return;
+  // input left out: the issue must not carry the content itself.
+  ctx.addIssue({
+    code: "custom",
+    path: ["content"],
+    message: "content must be base64 (standard alphabet, padded) when encoding is base64",
+  });
+});
+
+/**
+ * Writes (mode "w": replaces, "a": appends) the whole content, in chunks of limits.fileChunkBytes,
+ * checks every count the agent reports, flushes, and replies with the bytes written and their sha256.
+ */
+export const writeFile = defineVerb({
+  name: "write-file",
+  args: WriteArgs,
+  async run(context, args) {
+    const path = authorizeFile(args.path, context.restriction.files, context.vm);
+    const { fileBytes, fileChunkBytes } = context.limits;
+    const content = Buffer.from(args.content, args.encoding);
+    if (content.length > fileBytes) {
+      throw new WorkerError(
+        "invalid_arguments",
+        `args.content: ${content.length} bytes, over the limit of ${fileBytes} (limits.fileBytes)`,
+      );
+    }
+    await withGuestFile(context, path, args.mode, async (handle) => {
+      for (let offset = 0; offset < content.length; offset += fileChunkBytes) {
+        const chunk = content.subarray(offset, offset + fileChunkBytes);
+        const wrote = await context.agent.call(
+          "guest-file-write",
+          { handle, "buf-b64": chunk.toString("base64") },
+          { timeoutMs: remainingMs(context, `after ${offset} bytes were written`) },
+        );
+        if (wrote.count !== chunk.length) {
+          throw new WorkerError(
+            "agent_error",
+            `the agent wrote ${wrote.count} of ${chunk.length} bytes at byte ${offset} of the content ` +
+              "(is the guest's disk full?); the file is incomplete",
+            { details: { bytes_written: offset + Math.max(0, wrote.count) } },
+          );
+        }
+      }
+      await context.agent.call(
+        "guest-file-flush",
+        { handle },
+        { timeoutMs: remainingMs(context, "before the file was flushed") },
+      );
+    });
+    return { bytes: content.length, sha256: sha256Hex(content) };
+  },
+});

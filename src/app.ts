@@ -64,25 +64,28 @@ export class App {
       log: log.child({ component: "mqtt" }),
     });
     this.bus = bus;
+    // Every worker's retained info: read at start (what this one served before), then followed (VMs that move).
+    const census = new FleetCensus(bus, topics);
     const worker = new Worker({
       config,
       bus,
       topics,
       policy,
+      census,
       version,
       log: log.child({ component: "worker" }),
     });
     this.worker = worker;
-    const census = new FleetCensus(bus, topics);
     bus.onMessage((message) => {
-      if (!census.offer(message)) worker.onMessage(message);
+      if (census.offer(message)) worker.reviewOwnership();
+      else worker.onMessage(message);
     });
     bus.onConnect(async () => {
       await bus.publishRetained(topics.bridgeState(), "online");
       await worker.onConnect();
     });
     await bus.connect();
-    await census.read(CENSUS_WINDOW_MS);
+    await census.read(CENSUS_WINDOW_MS, true);
 
     const fleet = new FleetWatcher({
       sources: sourcesOf(config, log),

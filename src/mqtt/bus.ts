@@ -162,6 +162,15 @@ export class MqttBus {
   }
 
   /**
+   * Stops republishing a retained topic after reconnects, leaving what the broker holds alone: someone else
+   * publishes it now (a VM that moved to another worker).
+   */
+  forgetRetained(topic: string): void {
+    this.#retained.delete(topic);
+    this.#pendingClears.delete(topic);
+  }
+
+  /**
    * Clean disconnect: the broker does not send the will, so the will's payload is published here (so the
    * state topic still reads `offline`). Pending publishes are rejected.
    */

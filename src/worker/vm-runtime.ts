@@ -20,6 +20,8 @@ export interface VmRuntimeOptions {
   readonly log: Logger;
   /** Told when the agent's availability changes, so the bridge info can follow. */
   readonly onAvailability: () => void;
+  /** Another worker that serves this VM with its agent online, if any (see Worker.servedElsewhere). */
+  readonly servedElsewhere: (vm: string) => string | undefined;
 }
 
 /**
@@ -34,6 +36,7 @@ export class VmRuntime {
   private readonly log: Logger;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly freezeGuard: FreezeGuard;
+  private yieldedTo: string | undefined;
 
   constructor(private readonly options: VmRuntimeOptions) {
     const { descriptor, config } = options;
@@ -66,8 +69,13 @@ export class VmRuntime {
       log: this.log,
     });
     this.agent.onStateChange((state, reason) => {
-      void this.publishAvailability();
-      void this.event(state === "online" ? { event: "agent_online" } : { event: "agent_offline", reason });
+      if (state === "online" && this.yieldedTo !== undefined) void this.reclaim();
+      const elsewhere = state === "offline" ? options.servedElsewhere(this.name) : undefined;
+      if (elsewhere !== undefined) void this.yieldTo(elsewhere);
+      if (this.yieldedTo === undefined) {
+        void this.publishAvailability();
+        void this.event(state === "online" ? { event: "agent_online" } : { event: "agent_offline", reason });
+      }
       options.onAvailability();
     });
     this.freezeGuard = new FreezeGuard({
@@ -127,6 +135,36 @@ export class VmRuntime {
     return done;
   }
 
+  /** The worker now serving this VM, while this one has let go of it (the VM moved hosts). */
+  get yieldedWorker(): string | undefined {
+    return this.yieldedTo;
+  }
+
+  /**
+   * Another worker serves this VM now and our agent is gone (the VM moved hosts): stop taking its requests
+   * and leave its retained topics to the other worker. The agent client and the poller go on, so that
+   * the VM is taken back if its agent answers here again.
+   */
+  async yieldTo(worker: string): Promise<void> {
+    if (this.yieldedTo !== undefined) return;
+    this.yieldedTo = worker;
+    this.log.info({ worker }, "another worker serves this VM now: letting go of its topics");
+    const { bus, topics } = this.options;
+    bus.forgetRetained(topics.status(this.name));
+    bus.forgetRetained(topics.availability(this.name));
+    await this.unsubscribe();
+  }
+
+  /** Our agent answers again: serve the VM's topics again. */
+  private async reclaim(): Promise<void> {
+    if (this.yieldedTo === undefined) return;
+    this.log.info({ from: this.yieldedTo }, "the VM's agent answers here again: serving its topics");
+    this.yieldedTo = undefined;
+    await this.options.bus.subscribe([this.options.topics.vmCommands(this.name)]);
+    await this.publishAvailability();
+    void this.poller.pollNow().catch(() => {});
+  }
+
   /** Stops taking requests for this VM; in-flight ones go on. */
   async unsubscribe(): Promise<void> {
     await this.options.bus.unsubscribe([this.options.topics.vmCommands(this.name)]);
@@ -165,6 +203,7 @@ export class VmRuntime {
   }
 
   private async publishStatus(snapshot: StatusSnapshot): Promise<void> {
+    if (this.yieldedTo !== undefined) return;
     await this.options.bus.publishRetained(this.options.topics.status(this.name), JSON.stringify(snapshot));
   }
 

@@ -3,6 +3,7 @@ import type { Policy } from "../commands/policy.js";
 import { CommandRunner } from "../commands/runner.js";
 import type { Config } from "../config/schema.js";
 import type { FleetChange, VmDescriptor } from "../fleet/vm.js";
+import type { FleetCensus } from "../inventory/census.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
 import type { Topics } from "../mqtt/topics.js";
 import { BridgeInfo } from "./bridge-info.js";
@@ -13,6 +14,7 @@ export interface WorkerOptions {
   readonly bus: MqttBus;
   readonly topics: Topics;
   readonly policy: Policy;
+  readonly census: FleetCensus;
   readonly version: string;
   readonly log: Logger;
 }
@@ -46,7 +48,8 @@ export class Worker {
       worker: config.worker.id,
       version: options.version,
       policy,
-      vms: () => [...this.runtimes.values()],
+      // A VM another worker serves now is not ours to announce.
+      vms: () => [...this.runtimes.values()].filter((runtime) => runtime.yieldedWorker === undefined),
     });
   }
 
@@ -65,6 +68,7 @@ export class Worker {
       return;
     }
     for (const runtime of this.runtimes.values()) {
+      if (runtime.yieldedWorker !== undefined) continue;
       if (parsed.group === ALL_GROUP || runtime.groups.includes(parsed.group))
         void runtime.handle(message, parsed.command);
     }
@@ -98,6 +102,27 @@ export class Worker {
 
   private announced = false;
 
+  /**
+   * Another worker whose retained info lists `vm` with its agent online: the VM runs on that host now.
+   * (Both online at once, e.g. mid-migration, is left alone: each keeps serving what it reaches.)
+   */
+  servedElsewhere(vm: string): string | undefined {
+    const me = this.options.config.worker.id;
+    return this.options.census
+      .vms()
+      .find((entry) => entry.name === vm && entry.worker !== me && entry.agent === "online")?.worker;
+  }
+
+  /** After another worker's info changed: let go of VMs it now serves while our agent for them is gone. */
+  reviewOwnership(): void {
+    for (const runtime of this.runtimes.values()) {
+      if (runtime.yieldedWorker !== undefined || runtime.availability === "online") continue;
+      const elsewhere = this.servedElsewhere(runtime.name);
+      if (elsewhere === undefined) continue;
+      void runtime.yieldTo(elsewhere).then(() => this.info.schedule());
+    }
+  }
+
   /** Stops taking requests, lets those in flight reply within `graceMs`, stops every VM. */
   async stop(graceMs: number): Promise<void> {
     this.accepting = false;
@@ -116,6 +141,7 @@ export class Worker {
       topics: this.options.topics,
       runner: this.runner,
       log: this.options.log,
+      servedElsewhere: (vm) => this.servedElsewhere(vm),
       onAvailability: () => {
         if (this.announced) this.info.schedule();
       },

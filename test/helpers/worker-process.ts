@@ -28,8 +28,9 @@ export async function startWorker(
   dir: string,
   config: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
+  readyTimeoutMs = 20_000,
 ): Promise<WorkerProcess> {
-  const file = path.join(dir, `worker-${Date.now()}.yaml`);
+  const file = path.join(dir, `worker-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.yaml`);
   await writeFile(file, stringify(config));
   const child = spawn(
     process.execPath,
@@ -98,6 +99,6 @@ export async function startWorker(
       return code;
     },
   };
-  await worker.waitForLog((l) => l.msg === "worker ready" || String(l.msg ?? "").startsWith("worker ready"));
+  await worker.waitForLog((l) => String(l.msg ?? "").startsWith("worker ready"), readyTimeoutMs);
   return worker;
 }

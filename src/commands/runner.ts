@@ -10,6 +10,7 @@ import { DedupeWindow } from "./dedupe.js";
 import { isReservedCommand, isVerbName, type Policy, VERB_SETS } from "./policy.js";
 import { parseRequest, type Request } from "./request.js";
 import { restrictionFor } from "./restrictions.js";
+import type { ExecTracker } from "./verbs/exec-tracker.js";
 import { verbs } from "./verbs/index.js";
 import type { VmEvent } from "./verbs/verb.js";
 
@@ -21,6 +22,7 @@ export interface CommandTarget {
   readonly log: Logger;
   readonly pollStatus: () => Promise<StatusSnapshot>;
   readonly emit: (event: VmEvent) => void;
+  readonly execs: ExecTracker;
 }
 
 export interface IncomingCommand {
@@ -197,6 +199,7 @@ export class CommandRunner {
         limits: this.options.limits,
         restriction: restrictionFor(this.options.restrictions, target.vm, target.groups),
         emit: target.emit,
+        execs: target.execs,
       },
       args.data,
     );

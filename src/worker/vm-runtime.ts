@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { CommandAudit, CommandRunner, IncomingCommand, Reply } from "../commands/runner.js";
+import { ExecTracker } from "../commands/verbs/exec-tracker.js";
 import type { VmEvent } from "../commands/verbs/verb.js";
 import type { Config } from "../config/schema.js";
 import type { VmDescriptor } from "../fleet/vm.js";
@@ -36,6 +37,7 @@ export class VmRuntime {
   private readonly log: Logger;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly freezeGuard: FreezeGuard;
+  private readonly execs: ExecTracker;
   private yieldedTo: string | undefined;
 
   constructor(private readonly options: VmRuntimeOptions) {
@@ -78,6 +80,7 @@ export class VmRuntime {
       }
       options.onAvailability();
     });
+    this.execs = new ExecTracker(this.agent);
     this.freezeGuard = new FreezeGuard({
       agent: this.agent,
       maxSeconds: config.fsfreeze.maxSeconds,
@@ -125,6 +128,7 @@ export class VmRuntime {
           log: this.log,
           pollStatus: () => this.poller.pollNow(),
           emit: (event) => void this.event(event),
+          execs: this.execs,
         },
         incoming,
       )

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import pino from "pino";
 import { Policy } from "../../src/commands/policy.js";
 import { type CommandAudit, CommandRunner, type CommandTarget } from "../../src/commands/runner.js";
+import { ExecTracker } from "../../src/commands/verbs/exec-tracker.js";
 import { Config } from "../../src/config/schema.js";
 import type { GuestAgent } from "../../src/qga/client.js";
 import { AgentBusyError } from "../../src/qga/errors.js";
@@ -34,6 +35,7 @@ function target(answer: (name: string) => Promise<unknown>): {
       log,
       pollStatus: () => Promise.reject(new Error("unused")),
       emit: () => {},
+      execs: new ExecTracker(agent),
     },
     calls,
     logs,

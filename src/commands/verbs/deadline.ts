@@ -5,7 +5,10 @@ import type { VerbContext } from "./verb.js";
 export function remainingMs(context: VerbContext, doing: string): number {
   const left = context.deadline - Date.now();
   if (left <= 0) {
-    throw new WorkerError("timeout", `the request's timeout of ${context.timeoutMs / 1000} s passed ${doing}`);
+    throw new WorkerError(
+      "timeout",
+      `the request's timeout of ${context.timeoutMs / 1000} s passed ${doing}`,
+    );
   }
   return left;
 }
@@ -14,7 +17,10 @@ export function remainingMs(context: VerbContext, doing: string): number {
  * The promise's value if it settles before `deadline`, else undefined; the promise itself runs on (its
  * rejection is then ignored here, so the caller must deal with a late outcome where it matters).
  */
-export async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<{ value: T } | undefined> {
+export async function beforeDeadline<T>(
+  promise: Promise<T>,
+  deadline: number,
+): Promise<{ value: T } | undefined> {
   promise.catch(() => {});
   let timer: NodeJS.Timeout | undefined;
   try {

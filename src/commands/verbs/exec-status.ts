@@ -1,7 +1,6 @@
 import { WorkerError } from "../../errors.js";
 import { argInt, argsObject } from "../../qga/catalogue/scalars.js";
 import { pollOnce } from "./exec.js";
-import { execTrackerFor } from "./exec-tracker.js";
 import { defineVerb } from "./verb.js";
 
 /**
@@ -13,7 +12,7 @@ export const execStatus = defineVerb({
   name: "exec-status",
   args: argsObject({ pid: argInt() }),
   async run(context, args) {
-    const state = await pollOnce(context, execTrackerFor(context.agent), args.pid);
+    const state = await pollOnce(context, context.execs, args.pid);
     if (state === undefined) {
       throw new WorkerError(
         "timeout",

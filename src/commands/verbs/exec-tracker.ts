@@ -37,7 +37,8 @@ const STARTS_KEPT = 256;
 /**
  * The worker's side of one agent's exec processes. guest-exec-status is one-shot: the status that sees
  * the exit reaps the process and its output, so every status goes through here, one call per pid at a
- * time (an exec poll and an exec-status for the same pid share it), and a finished result is kept.
+ * time (an exec poll and an exec-status for the same pid share it), and a finished result is kept. One per
+ * VM, owned by its runtime: pids belong to one agent.
  */
 export class ExecTracker {
   private readonly finished = new Map<number, { state: ExecFinished; expires: number; chars: number }>();
@@ -132,16 +133,4 @@ function finishedState(
     stderr_truncated: stderr.truncated,
     ...(ms !== undefined ? { ms } : {}),
   };
-}
-
-// Pids belong to one agent: one tracker per client, gone with it.
-const trackers = new WeakMap<GuestAgent, ExecTracker>();
-
-export function execTrackerFor(agent: GuestAgent): ExecTracker {
-  let tracker = trackers.get(agent);
-  if (!tracker) {
-    tracker = new ExecTracker(agent);
-    trackers.set(agent, tracker);
-  }
-  return tracker;
 }

@@ -11,7 +11,7 @@ import {
 } from "../../qga/catalogue/scalars.js";
 import { argPath, authorizeProgram } from "../paths.js";
 import { beforeDeadline, remainingMs, sleep } from "./deadline.js";
-import { type ExecState, type ExecTracker, execTrackerFor, KEEP_MINUTES } from "./exec-tracker.js";
+import { type ExecState, type ExecTracker, KEEP_MINUTES } from "./exec-tracker.js";
 import { defineVerb, type VerbContext } from "./verb.js";
 
 const FIRST_POLL_MS = 5;
@@ -36,7 +36,11 @@ const ExecArgs = argsObject({
   if (value.stdin_encoding !== "base64" || typeof value.stdin !== "string") return;
   if (!isBase64(value.stdin)) {
     // input left out: the issue must not carry the stdin itself.
-    ctx.addIssue({ code: "custom", path: ["stdin"], message: "stdin must be base64 (standard alphabet, padded)" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["stdin"],
+      message: "stdin must be base64 (standard alphabet, padded)",
+    });
   }
 });
 
@@ -56,7 +60,7 @@ export const exec = defineVerb({
         `args.stdin: ${stdin.length} bytes, over the limit of ${context.limits.stdinBytes} (limits.stdinBytes)`,
       );
     }
-    const tracker = execTrackerFor(context.agent);
+    const tracker = context.execs;
     const started = Date.now();
     const { pid } = await context.agent.call(
       "guest-exec",
@@ -95,8 +99,8 @@ export async function pollOnce(
 ): Promise<ExecState | undefined> {
   const timeoutMs = Math.max(context.deadline - Date.now(), STATUS_CALL_MIN_MS);
   try {
-    return (await beforeDeadline(tracker.status(pid, context.limits.execOutputBytes, timeoutMs), context.deadline))
-      ?.value;
+    const status = tracker.status(pid, context.limits.execOutputBytes, timeoutMs);
+    return (await beforeDeadline(status, context.deadline))?.value;
   } catch (error) {
     if (isInternal(error)) throw error;
     const { code, message, ...rest } = toReplyError(error);

@@ -57,7 +57,11 @@ export interface StreamOutput extends Encoded {
  * at most 16 MiB) or when it is over the limit. A cut stream that is text up to the cut stays text, minus
  * the partial character at the end; otherwise base64 of the bytes kept.
  */
-export function decodeStream(base64: string | undefined, agentTruncated: boolean, limit: number): StreamOutput {
+export function decodeStream(
+  base64: string | undefined,
+  agentTruncated: boolean,
+  limit: number,
+): StreamOutput {
   const all = Buffer.from(base64 ?? "", "base64");
   const truncated = agentTruncated || all.length > limit;
   const kept = all.length > limit ? all.subarray(0, limit) : all;

@@ -1,7 +1,7 @@
-import { WorkerError } from "../../errors.js";
 import { argsObject } from "../../qga/catalogue/scalars.js";
 import { hostNowMs } from "../../status/clock.js";
 import { timeOffsetMs } from "../../status/derive.js";
+import { remainingMs } from "./deadline.js";
 import { defineVerb, type VerbContext } from "./verb.js";
 
 interface Reading {
@@ -18,7 +18,7 @@ interface Reading {
  * only to the nearest 256 ns; JSON.stringify writes such a number as plain integer digits (below 1e21),
  * which the agent reads as an exact int64. 256 ns is far below what limits the result: the request's
  * one-way delay, estimated as half the measured round trip and added to the time sent, and the agent's
- * microsecond settimeofday.
+ * microsecond settimeofday. The three calls share the request's timeout.
  */
 export const syncTime = defineVerb({
   name: "sync-time",
@@ -29,7 +29,7 @@ export const syncTime = defineVerb({
     await context.agent.call(
       "guest-set-time",
       { time: Math.round(sendMs * 1e6) },
-      { timeoutMs: remainingMs(context, "guest-set-time") },
+      { timeoutMs: remainingMs(context, "before guest-set-time") },
     );
     const after = await readOffset(context);
     context.log.info(
@@ -41,16 +41,9 @@ export const syncTime = defineVerb({
 });
 
 async function readOffset(context: VerbContext): Promise<Reading> {
-  const timeoutMs = remainingMs(context, "guest-get-time");
+  const timeoutMs = remainingMs(context, "before guest-get-time");
   const before = hostNowMs();
   const guestNs = await context.agent.call("guest-get-time", {}, { timeoutMs });
   const after = hostNowMs();
   return { offsetMs: timeOffsetMs(guestNs, before, after), rttMs: after - before };
-}
-
-/** The three calls share the request's timeout. */
-function remainingMs(context: VerbContext, next: string): number {
-  const left = context.deadline - Date.now();
-  if (left <= 0) throw new WorkerError("timeout", `sync-time ran out of time before ${next}`);
-  return left;
 }

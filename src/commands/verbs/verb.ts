@@ -4,6 +4,7 @@ import type { Config, Restriction } from "../../config/schema.js";
 import type { GuestAgent } from "../../qga/client.js";
 import type { StatusSnapshot } from "../../status/snapshot.js";
 import type { VerbName } from "../policy.js";
+import type { ExecTracker } from "./exec-tracker.js";
 
 /** What a verb may use: the VM's agent, the request's time budget, and the VM's status poller. */
 export interface VerbContext {
@@ -20,6 +21,8 @@ export interface VerbContext {
   readonly restriction: Restriction;
   /** Publishes an event on the VM's event topic (`{event: "...", ...}`). */
   readonly emit: (event: VmEvent) => void;
+  /** The VM's programs started by `exec`, and the results the agent hands out only once. */
+  readonly execs: ExecTracker;
 }
 
 export interface VmEvent {

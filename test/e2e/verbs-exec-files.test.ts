@@ -1,0 +1,162 @@
+// exec, exec-status, read-file and write-file as a user runs them: the worker CLI, a real mosquitto and a
+// tiny real VM (test/vm) whose qemu-ga runs programs from busybox and writes to the ext4 disk at /data.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
+import { TestClient } from "../helpers/mqtt-client.js";
+import { skipWithout } from "../helpers/tools.js";
+import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
+import { TestVm } from "../vm/test-vm.js";
+
+const skip = skipWithout("qemu-system-x86_64", "mosquitto");
+// TCG on 2 shared cores, maybe beside other test files: a boot takes seconds alone, many more when busy.
+const BOOT_TIMEOUT_MS = 90_000;
+const base = "qga";
+const vmName = "web1";
+let dir: string;
+let broker: Mosquitto;
+let vm: TestVm;
+let worker: WorkerProcess;
+let client: TestClient;
+let counter = 0;
+
+before(async () => {
+  if (skip) return;
+  dir = await mkdtemp(path.join(os.tmpdir(), "qga-e2e-exec-"));
+  const booting = TestVm.boot({ name: "e2e-exec", hostname: vmName, disk: true });
+  [broker, vm] = await Promise.all([startMosquitto(), booting]);
+  await vm.waitForAgent(BOOT_TIMEOUT_MS);
+  worker = await startWorker(dir, {
+    worker: { id: "e2e-host" },
+    mqtt: { url: broker.url, baseTopic: base },
+    vms: [{ name: vmName, socket: vm.qgaSocket }],
+    policy: { default: ["read"], vms: { [vmName]: ["read", "exec", "files"] } },
+    restrictions: { vms: { [vmName]: { exec: ["/bin/*"], files: ["/data", "/tmp"] } } },
+    limits: {
+      defaultTimeoutSeconds: 30,
+      maxPayloadBytes: 8 * 1024 * 1024,
+      fileBytes: 4 * 1024 * 1024,
+      fileChunkBytes: 512 * 1024,
+    },
+    status: { intervalSeconds: 60, heartbeatSeconds: 300 },
+  });
+  client = await TestClient.connect(broker.url);
+  await client.subscribe(`${base}/#`);
+  await client.next(`${base}/${vmName}/availability`, (m) => m.payload.toString() === "online", 30_000);
+});
+
+after(async () => {
+  await client?.close();
+  await worker?.stop();
+  await vm?.stop();
+  await broker?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Publishes a request as mosquitto_pub would and resolves with the reply on the VM's reply topic. */
+async function request(command: string, body: Record<string, unknown>) {
+  const id = `e${++counter}`;
+  const reply = client.upcoming(
+    `${base}/${vmName}/reply/${command}`,
+    (m) => client.json(m).id === id,
+    60_000,
+  );
+  await client.publish(`${base}/${vmName}/cmd/${command}`, JSON.stringify({ id, ...body }));
+  return client.json(await reply);
+}
+
+function result(reply: Record<string, unknown>): Record<string, unknown> {
+  assert.equal(reply.ok, true, JSON.stringify(reply.error));
+  return reply.result as Record<string, unknown>;
+}
+
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+test("exec: stdout, stderr and the exit code of a shell", { skip }, async (t) => {
+  const reply = await request("exec", {
+    args: { path: "/bin/sh", args: ["-c", "echo out; echo err >&2; exit 3"] },
+  });
+  t.diagnostic(JSON.stringify(reply));
+  const r = result(reply);
+  assert.equal(r.stdout, "out\n");
+  assert.equal(r.stderr, "err\n");
+  assert.equal(r.exit_code, 3);
+  assert.equal(r.signal, undefined);
+  assert.equal(r.stdout_truncated, false);
+});
+
+test("exec: a program killed by a signal reports the signal", { skip }, async (t) => {
+  const reply = await request("exec", { args: { path: "/bin/sh", args: ["-c", "kill -9 $$"] } });
+  t.diagnostic(JSON.stringify(reply));
+  assert.equal(result(reply).signal, 9);
+  assert.equal(result(reply).exit_code, undefined);
+});
+
+test("exec: stdin reaches the program; binary output comes back as base64", { skip }, async (t) => {
+  const cat = await request("exec", { args: { path: "/bin/cat", stdin: "héllo from stdin\n" } });
+  t.diagnostic(JSON.stringify(cat));
+  assert.equal(result(cat).stdout, "héllo from stdin\n");
+  const binary = await request("exec", { args: { path: "/bin/sh", args: ["-c", 'printf "\\377\\376"'] } });
+  t.diagnostic(JSON.stringify(binary));
+  assert.equal(result(binary).stdout_encoding, "base64");
+  assert.equal(result(binary).stdout, "//4=");
+});
+
+test("exec past its timeout answers with the pid; exec-status then gives the result", { skip }, async (t) => {
+  const timedOut = await request("exec", { args: { path: "/bin/sleep", args: ["2"] }, timeout: 0.8 });
+  t.diagnostic(JSON.stringify(timedOut));
+  const error = timedOut.error as Record<string, unknown>;
+  assert.equal(error.code, "timeout");
+  assert.equal(error.running, true);
+  const pid = error.pid;
+  const running = await request("exec-status", { args: { pid } });
+  t.diagnostic(JSON.stringify(running));
+  assert.equal(result(running).exited, false);
+  let status = running;
+  for (let i = 0; i < 50 && result(status).exited === false; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    status = await request("exec-status", { args: { pid } });
+  }
+  t.diagnostic(JSON.stringify(status));
+  assert.equal(result(status).exit_code, 0);
+  // The agent reaped it at that status; the worker's kept copy answers again.
+  assert.deepEqual(result(await request("exec-status", { args: { pid } })), result(status));
+});
+
+test("write-file then read-file of 2.5 MiB in 512 KiB chunks: same bytes, same sha256", {
+  skip,
+}, async (t) => {
+  const bytes = randomBytes(2.5 * 1024 * 1024);
+  const wrote = await request("write-file", {
+    args: { path: "/data/blob.bin", content: bytes.toString("base64"), encoding: "base64" },
+  });
+  t.diagnostic(JSON.stringify(wrote));
+  assert.deepEqual(result(wrote), { bytes: bytes.length, sha256: sha256(bytes) });
+  const read = result(await request("read-file", { args: { path: "/data/blob.bin" } }));
+  assert.equal(read.sha256, sha256(bytes));
+  assert.equal(read.bytes, bytes.length);
+  assert.equal(read.eof, true);
+  assert.equal(read.encoding, "base64");
+  assert.ok(Buffer.from(String(read.content), "base64").equals(bytes));
+
+  const note = await request("write-file", { args: { path: "/data/../data/note.txt", content: "hello\n" } });
+  t.diagnostic(JSON.stringify(note));
+  const text = await request("read-file", { args: { path: "/data/note.txt" } });
+  t.diagnostic(JSON.stringify(text));
+  assert.equal(result(text).content, "hello\n");
+  assert.equal(result(text).encoding, "utf8");
+});
+
+test("paths and programs outside the restrictions are forbidden", { skip }, async (t) => {
+  const file = await request("read-file", { args: { path: "/data/../etc/passwd" } });
+  t.diagnostic(JSON.stringify(file));
+  assert.equal((file.error as Record<string, unknown>).code, "forbidden");
+  const program = await request("exec", { args: { path: "/sbin/poweroff" } });
+  t.diagnostic(JSON.stringify(program));
+  assert.equal((program.error as Record<string, unknown>).code, "forbidden");
+  assert.ok(vm.running);
+});

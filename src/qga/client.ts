@@ -14,6 +14,7 @@ import {
   UnknownCommandError,
   UnsupportedCommandError,
 } from "./errors.js";
+import { watchGoingDown } from "./going-down.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { describeIssues } from "./validation.js";
 
@@ -88,6 +89,7 @@ export class GuestAgent {
   private stopped = false;
   private started = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private goingDown: { cancel(): void } | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** Set while the idle timer closes the channel: that close is no outage. */
   private idleClosing = false;
@@ -146,6 +148,7 @@ export class GuestAgent {
   /** Fails queued calls, closes the connection, stops reconnecting. In-flight calls fail too. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.goingDown?.cancel();
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.idleTimer);
     this.queue.failAll(new AgentUnavailableError("the guest-agent client was stopped"));
@@ -179,7 +182,10 @@ export class GuestAgent {
     } catch (error) {
       throw await this.explainRefusal(spec, error);
     }
-    if (!spec.replies) return undefined;
+    if (!spec.replies) {
+      if (name === "guest-shutdown") this.watchGoingDown();
+      return undefined;
+    }
     const result = spec.result.safeParse(value);
     if (!result.success) {
       throw new AgentReplyError("InvalidReply", `${name} returned ${describeIssues(result.error, "result")}`);
@@ -216,9 +222,27 @@ export class GuestAgent {
     return new UnsupportedCommandError(error.desc, { cause: error });
   }
 
+  /** Pings the agent that accepted a shutdown or reboot until it stops answering (see going-down.ts). */
+  private watchGoingDown(): void {
+    this.goingDown?.cancel();
+    const channel = this.channel;
+    this.goingDown = watchGoingDown(
+      {
+        ping: (timeoutMs) => this.call("guest-ping", {}, { timeoutMs }),
+        gone: () => channel?.close(),
+        get online() {
+          return channel?.isOpen ?? false;
+        },
+      },
+      (seconds) => this.log.warn({ seconds }, "the guest still answers long after accepting a power change"),
+    );
+  }
+
   private trackFreeze(name: string, result: unknown): void {
     if (name === "guest-fsfreeze-status") this.setFrozen(result === "frozen");
-    else if (name === "guest-fsfreeze-freeze" || name === "guest-fsfreeze-freeze-list") this.setFrozen(true);
+    // The agent leaves its frozen state again at once when it froze nothing.
+    else if (name === "guest-fsfreeze-freeze" || name === "guest-fsfreeze-freeze-list")
+      this.setFrozen(typeof result === "number" && result > 0);
     else if (name === "guest-fsfreeze-thaw") this.setFrozen(false);
   }
 

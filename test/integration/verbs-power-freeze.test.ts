@@ -3,7 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { AgentFailure, type CommandHandler, FakeAgent, NO_REPLY } from "../fakes/fake-agent.js";
+import { FakeAgent } from "../fakes/fake-agent.js";
+import { type FakeSystem, fakeSystem, systemCommands } from "../fakes/fake-guest-system.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
@@ -23,44 +24,7 @@ let worker: WorkerProcess;
 let client: TestClient;
 let counter = 0;
 
-interface FakeGuest {
-  frozen: boolean;
-  clockOffsetMs: number;
-  refuseShutdown: boolean;
-}
-const guest: FakeGuest = { frozen: false, clockOffsetMs: 3_600_000, refuseShutdown: false };
-
-/** A guest with two freezable filesystems, a clock of its own, passwords and a shutdown that can refuse. */
-function guestCommands(state: FakeGuest): Record<string, CommandHandler> {
-  const freezeCount = (count: number) => {
-    state.frozen = count > 0;
-    return count;
-  };
-  return {
-    "guest-fsfreeze-status": () => (state.frozen ? "frozen" : "thawed"),
-    "guest-fsfreeze-freeze": () => freezeCount(2),
-    "guest-fsfreeze-freeze-list": (args) =>
-      freezeCount((args.mountpoints as string[]).filter((m) => m === "/" || m === "/data").length),
-    "guest-fsfreeze-thaw": () => {
-      const thawed = state.frozen ? 2 : 0;
-      state.frozen = false;
-      return thawed;
-    },
-    "guest-get-time": () => BigInt(Math.round(Date.now() + state.clockOffsetMs)) * 1_000_000n,
-    "guest-set-time": (args) => {
-      state.clockOffsetMs = Number(args.time) / 1e6 - Date.now();
-    },
-    "guest-set-user-password": (args) => {
-      const plain = Buffer.from(String(args.password), "base64").toString("utf8");
-      // An agent whose error quotes the password: the worker must blank it before anyone sees it.
-      if (args.username === "nobody") throw new AgentFailure("GenericError", `chpasswd: bad line ${plain}`);
-    },
-    "guest-shutdown": () => {
-      if (state.refuseShutdown) throw new AgentFailure("GenericError", "child process has failed to shutdown");
-      return NO_REPLY;
-    },
-  };
-}
+const guest = fakeSystem(3_600_000);
 
 function workerConfig(id: string, socket: string, maxSeconds: number): Record<string, unknown> {
   return {
@@ -81,7 +45,7 @@ before(async () => {
   if (skip) return;
   dir = await mkdtemp(path.join(os.tmpdir(), "qga-verbs-"));
   broker = await startMosquitto();
-  fake = await FakeAgent.start({ path: path.join(dir, "fake.sock"), commands: guestCommands(guest) });
+  fake = await FakeAgent.start({ path: path.join(dir, "fake.sock"), commands: systemCommands(guest) });
   worker = await startWorker(dir, workerConfig("verbs-host", fake.path, 30));
   client = await TestClient.connect(broker.url);
   await client.subscribe(`${base}/#`);
@@ -96,12 +60,20 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+interface Reply {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly error?: { readonly code: string; readonly message: string; readonly desc?: string };
+  readonly ms: number;
+}
+
 /** Publishes a request with a fresh id; resolves with the reply on the VM's reply topic. */
-async function request(command: string, args?: Record<string, unknown>, vm = "fake1") {
+async function request(command: string, args?: Record<string, unknown>, vm = "fake1"): Promise<Reply> {
   const id = `v${++counter}`;
   const reply = client.upcoming(`${base}/${vm}/reply/${command}`, (m) => client.json(m).id === id);
   await client.publish(`${base}/${vm}/cmd/${command}`, JSON.stringify(args ? { id, args } : { id }));
-  return client.json(await reply);
+  return JSON.parse((await reply).payload.toString()) as Reply;
 }
 
 const event = (name: string, vm = "fake1") =>
@@ -120,8 +92,8 @@ test("shutdown, reboot, halt: guest-shutdown with their mode, accepted", { skip 
     assert.deepEqual(sent?.arguments, { mode });
   }
   const extra = await request("reboot", { force: true });
-  assert.equal((extra.error as { code: string }).code, "invalid_arguments");
-  assert.match(String((extra.error as { message: string }).message), /args\.force: unexpected member/);
+  assert.equal(extra.error?.code, "invalid_arguments");
+  assert.match(String(extra.error?.message), /args\.force: unexpected member/);
 });
 
 test("a shutdown the guest refuses is an agent_error with the agent's own words", { skip }, async () => {
@@ -140,15 +112,32 @@ test("a shutdown the guest refuses is an agent_error with the agent's own words"
   }
 });
 
+/** The first availability message of fake1 saying `state` after message index `index`. */
+function availabilityAfter(index: number, state: string) {
+  const topic = `${base}/fake1/availability`;
+  return client.next(topic, (m) => client.messages.indexOf(m) > index && m.payload.toString() === state);
+}
+
 test("a link that drops after guest-shutdown is the guest going down: accepted, offline, online", {
   skip,
 }, async () => {
-  const offline = client.upcoming(`${base}/fake1/availability`, (m) => m.payload.toString() === "offline");
+  const from = client.messages.length - 1;
   fake.fault("guest-shutdown", { kind: "disconnect" });
-  const reply = await request("reboot");
-  assert.deepEqual(reply.result, { accepted: true, mode: "reboot" });
-  await offline;
-  await client.upcoming(`${base}/fake1/availability`, (m) => m.payload.toString() === "online");
+  assert.deepEqual((await request("reboot")).result, { accepted: true, mode: "reboot" });
+  // The client reconnects at once (the status poller asks): "online" may already be there.
+  await availabilityAfter(client.messages.indexOf(await availabilityAfter(from, "offline")), "online");
+});
+
+test("a guest that falls silent after accepting, its link open (a VM's chardev): offline, then online", {
+  skip,
+}, async () => {
+  const from = client.messages.length - 1;
+  // The worker's first ping after the acceptance finds the guest gone: from then on nothing is answered.
+  fake.fault("guest-ping", { kind: "hang" });
+  assert.deepEqual((await request("reboot")).result, { accepted: true, mode: "reboot" });
+  const offline = await availabilityAfter(from, "offline");
+  fake.release(); // the new agent is up: it answers what waited in the channel, and the worker reconnects
+  await availabilityAfter(client.messages.indexOf(offline), "online");
 });
 
 test("freeze and thaw: counts, events, and a command refused at once while frozen", { skip }, async () => {
@@ -157,11 +146,11 @@ test("freeze and thaw: counts, events, and a command refused at once while froze
   await frozen;
   const seen = fake.requests.length;
   const refused = await request("guest-get-host-name");
-  assert.equal((refused.error as { code: string }).code, "frozen");
-  assert.ok(Number(refused.ms) < 100, `refused after ${refused.ms} ms, not at once`);
+  assert.equal(refused.error?.code, "frozen");
+  assert.ok(refused.ms < 100, `refused after ${refused.ms} ms, not at once`);
   assert.ok(!fake.requests.slice(seen).some((r) => r.execute === "guest-get-host-name"), "never sent");
   const again = await request("freeze");
-  assert.equal((again.error as { code: string }).code, "frozen");
+  assert.equal(again.error?.code, "frozen");
   const thawed = event("thawed");
   assert.deepEqual((await request("thaw")).result, { thawed: 2 });
   await thawed;
@@ -177,12 +166,17 @@ test("freeze with mountpoints: the list goes to guest-fsfreeze-freeze-list", { s
   assert.deepEqual((await request("freeze", { mountpoints: ["/nope"] })).result, { frozen: 0 });
   assert.equal((await request("guest-get-host-name")).ok, true);
   const empty = await request("freeze", { mountpoints: [] });
-  assert.match(String((empty.error as { message: string }).message), /args\.mountpoints: must name at least/);
+  assert.match(String(empty.error?.message), /args\.mountpoints: must name at least/);
 });
 
-test("a freeze left alone is thawed after fsfreeze.maxSeconds, with an auto_thawed event", { skip }, async () => {
-  const state: FakeGuest = { frozen: false, clockOffsetMs: 0, refuseShutdown: false };
-  const fake2 = await FakeAgent.start({ path: path.join(dir, "fake2.sock"), commands: guestCommands(state) });
+test("a freeze left alone is thawed after fsfreeze.maxSeconds, with an auto_thawed event", {
+  skip,
+}, async () => {
+  const state: FakeSystem = fakeSystem();
+  const fake2 = await FakeAgent.start({
+    path: path.join(dir, "fake2.sock"),
+    commands: systemCommands(state),
+  });
   const worker2 = await startWorker(dir, workerConfig("verbs-host2", fake2.path, 1));
   try {
     await client.next(`${base}/fake2/availability`, (m) => m.payload.toString() === "online");
@@ -208,7 +202,7 @@ test("sync-time sets the guest clock from the host's, as exact integer nanosecon
   assert.ok(Math.abs(result.offset_after_ms) < 50, JSON.stringify(result));
   const set = fake.requests.findLast((r) => r.execute === "guest-set-time");
   // A bigint here means the agent's parser read an integer (a float such as 1.7e+18 would be refused).
-  const time = (set?.arguments as { time: unknown }).time;
+  const time = (set?.arguments as { time?: unknown } | undefined)?.time;
   assert.equal(typeof time, "bigint");
   assert.ok(Math.abs(Number(time) / 1e6 - Date.now()) < 5_000);
 });
@@ -228,12 +222,12 @@ test("set-password: base64 to the agent; the password in no log line, event or r
   const crypted = await request("set-password", { user: "test", password: "$6$salt$hash", crypted: true });
   assert.equal(crypted.ok, true);
   const refused = await request("set-password", { user: "nobody", password: secret });
-  assert.equal((refused.error as { code: string }).code, "agent_error");
-  assert.match(String((refused.error as { desc: string }).desc), /bad line \[redacted\]/);
+  assert.equal(refused.error?.code, "agent_error");
+  assert.match(String(refused.error?.desc), /bad line \[redacted\]/);
   const wrongType = await request("set-password", { user: "test", password: numeric });
-  assert.equal((wrongType.error as { message: string }).message, "args.password: must be a string");
+  assert.equal(wrongType.error?.message, "args.password: must be a string");
   const newline = await request("set-password", { user: "test", password: `${secret}\nroot:x` });
-  assert.match(String((newline.error as { message: string }).message), /must not contain a line break/);
+  assert.match(String(newline.error?.message), /must not contain a line break/);
 
   // Wait for the audit record of the last executed request, then look everywhere but at our own requests.
   await client.next(`${base}/fake1/event`, (m) => client.json(m).id === refused.id);

@@ -14,13 +14,10 @@ const mountpoints = z
 
 /**
  * `guest-fsfreeze-freeze` (all filesystems) or `guest-fsfreeze-freeze-list` (the named mount points).
- * The client marks the guest frozen from the reply, which starts the worker's `frozen` event and the
- * FreezeGuard's deadline (`fsfreeze.maxSeconds`). Two cases would leave that mark wrong, so the verb asks
- * `guest-fsfreeze-status` (answered while frozen) to put it right:
- * - 0 filesystems frozen: the agent leaves its frozen state again at once (qga/commands-posix.c), while
- *   the client took any reply to mean frozen;
- * - a timeout: the freeze may still complete in the guest, and a frozen guest nobody knows of would be
- *   an outage with no automatic thaw.
+ * The client marks the guest frozen from the reply (when it froze anything), which starts the worker's
+ * `frozen` event and the FreezeGuard's deadline (`fsfreeze.maxSeconds`). After a timeout the freeze may
+ * still complete in the guest, and a frozen guest nobody knows of would be an outage with no automatic
+ * thaw: the verb then asks `guest-fsfreeze-status` (answered while frozen) in the background.
  */
 export const freeze = defineVerb({
   name: "freeze",
@@ -37,7 +34,6 @@ export const freeze = defineVerb({
       if (error instanceof AgentTimeoutError) void refreshFreezeState(context);
       throw error;
     }
-    if (count === 0) await refreshFreezeState(context);
     context.log.info({ filesystems: count, mountpoints: args.mountpoints }, "froze the guest's filesystems");
     return { frozen: count };
   },

@@ -220,6 +220,21 @@ export const Config = z.strictObject({
   status: Status.default(Status.parse({})),
   limits: Limits.default(Limits.parse({})),
   agent: Agent.default(Agent.parse({})),
+  homeassistant: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe("announce every VM to Home Assistant by MQTT discovery"),
+      discoveryPrefix: TopicLevel.default("homeassistant"),
+    })
+    .default({ enabled: false, discoveryPrefix: "homeassistant" }),
+  http: z
+    .strictObject({
+      listen: z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, { error: "must be host:port, e.g. 127.0.0.1:9883" })
+        .optional()
+        .describe("address of /healthz and /metrics (Prometheus); unset: no HTTP server"),
+    })
+    .default({}),
   log: z
     .strictObject({
       level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),

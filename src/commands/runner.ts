@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Config, Restrictions } from "../config/schema.js";
 import { isInternal, type ReplyError, toReplyError, WorkerError } from "../errors.js";
+import type { CommandMetrics } from "../http/metrics.js";
 import { commandNames, lookupCommand } from "../qga/catalogue/index.js";
 import type { GuestAgent } from "../qga/client.js";
 import { describeIssues } from "../qga/validation.js";
@@ -60,6 +61,8 @@ export interface RunnerOptions {
   readonly limits: Config["limits"];
   readonly audit: (vm: string, record: CommandAudit) => void;
   readonly log: Logger;
+  /** Told of every reply (requests by command and outcome, latency); unset: no metrics. */
+  readonly metrics?: CommandMetrics;
 }
 
 /** Codes that prove nothing reached the guest: such a reply is not remembered, so a retry with the id runs. */
@@ -84,6 +87,15 @@ export class CommandRunner {
   }
 
   async handle(target: CommandTarget, incoming: IncomingCommand): Promise<Reply> {
+    const reply = await this.respond(target, incoming);
+    // Unknown names are the requester's words: one label for all of them keeps the series bounded.
+    const known = isVerbName(incoming.command) || lookupCommand(incoming.command) !== undefined;
+    const outcome = reply.ok ? "ok" : (reply.error?.code ?? "internal");
+    this.options.metrics?.observeCommand(known ? incoming.command : "(unknown)", outcome, reply.ms / 1000);
+    return reply;
+  }
+
+  private async respond(target: CommandTarget, incoming: IncomingCommand): Promise<Reply> {
     const started = performance.now();
     let request: Request;
     try {
@@ -101,7 +113,8 @@ export class CommandRunner {
       return this.failure(target, incoming, request, started, error);
     }
     if (request.id === undefined) return this.execute(target, incoming, request, started);
-    const key = `${target.vm}\u0000${request.id}`;
+    // The command is part of the key: a reused id on another command is another request.
+    const key = `${target.vm}\u0000${incoming.command}\u0000${request.id}`;
     const previous = this.dedupe.get(key);
     if (previous) {
       target.log.info(

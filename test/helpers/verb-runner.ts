@@ -21,6 +21,8 @@ export interface VerbRunner {
   readonly audits: CommandAudit[];
   /** Runs one request (a fresh id) through the CommandRunner, as the worker does for an MQTT message. */
   send(command: string, args: Record<string, unknown>, envelope?: Record<string, unknown>): Promise<Reply>;
+  /** Runs one request with exactly these payload bytes. */
+  sendRaw(command: string, payload: Buffer, retain?: boolean): Promise<Reply>;
   /** The requests of that command the fake agent received. */
   seen(command: string): FakeRequest[];
   stop(): Promise<void>;
@@ -69,6 +71,7 @@ export async function startVerbRunner(dir: string, config: Record<string, unknow
         payload: Buffer.from(JSON.stringify({ id: `r${++counter}`, args, ...envelope })),
         retain: false,
       }),
+    sendRaw: (command, payload, retain = false) => runner.handle(target, { command, payload, retain }),
     seen: (command) => fake.requests.filter((r) => r.execute === command),
     async stop() {
       await agent.stop();

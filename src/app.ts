@@ -4,6 +4,8 @@ import { Policy } from "./commands/policy.js";
 import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { FleetWatcher } from "./fleet/watcher.js";
+import { WorkerMetrics } from "./http/metrics.js";
+import { type HttpServer, startHttpServer } from "./http/server.js";
 import { FleetCensus } from "./inventory/census.js";
 import { MqttBus } from "./mqtt/bus.js";
 import { resolveBroker } from "./mqtt/local-broker.js";
@@ -32,6 +34,7 @@ export class App {
   private worker: Worker | undefined;
   private embedded: { close(): Promise<void> } | undefined;
   private topics: Topics | undefined;
+  private http: HttpServer | undefined;
 
   constructor(private readonly options: AppOptions) {}
 
@@ -66,6 +69,7 @@ export class App {
     this.bus = bus;
     // Every worker's retained info: read at start (what this one served before), then followed (VMs that move).
     const census = new FleetCensus(bus, topics);
+    const metrics = config.http.listen !== undefined ? new WorkerMetrics() : undefined;
     const worker = new Worker({
       config,
       bus,
@@ -74,8 +78,16 @@ export class App {
       census,
       version,
       log: log.child({ component: "worker" }),
+      metrics,
     });
     this.worker = worker;
+    if (metrics && config.http.listen !== undefined) {
+      // Before the broker connects: a supervisor asking during startup gets 503 with the reason, not a refusal.
+      const fleet = { brokerConnected: () => bus.connected, vms: () => worker.vms };
+      metrics.attach(fleet);
+      const httpLog = log.child({ component: "http" });
+      this.http = await startHttpServer({ listen: config.http.listen, metrics, fleet, bus, log: httpLog });
+    }
     bus.onMessage((message) => {
       if (census.offer(message)) worker.reviewOwnership();
       else worker.onMessage(message);
@@ -124,6 +136,7 @@ export class App {
       await this.bus.close();
     }
     await this.embedded?.close();
+    await this.http?.close();
   }
 }
 

@@ -83,6 +83,11 @@ export class Topics {
     return `${this.vmRoot(vm)}/reply/${level("command", command)}`;
   }
 
+  /** Where a request for one command of one VM is published (Home Assistant's buttons publish here). */
+  command(vm: string, command: string): string {
+    return `${this.vmRoot(vm)}/cmd/${level("command", command)}`;
+  }
+
   /** Subscription filter for every command of one VM. */
   vmCommands(vm: string): string {
     return `${this.vmRoot(vm)}/cmd/+`;

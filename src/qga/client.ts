@@ -118,6 +118,11 @@ export class GuestAgent {
     return this.stateValue;
   }
 
+  /** Calls waiting for the channel (not yet sent): the queue depth metric. */
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
   /** Whether the guest's filesystems are frozen, as far as this client has seen. */
   get frozen(): boolean {
     return this.frozenValue;

@@ -1,4 +1,6 @@
+import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
+import type { PollMetrics } from "../http/metrics.js";
 import type { GuestAgent } from "../qga/client.js";
 import type { StatusCollector } from "./collector.js";
 import { factsChanged, type StatusSnapshot } from "./snapshot.js";
@@ -17,6 +19,8 @@ export interface StatusPollerOptions {
   readonly random?: () => number;
   /** Whether `next` is worth publishing before the heartbeat. Default: its facts differ (factsChanged). */
   readonly changed?: (previous: StatusSnapshot, next: StatusSnapshot) => boolean;
+  /** Told how long each collect took and whether it succeeded (the status poll duration metric). */
+  readonly metrics?: PollMetrics;
 }
 
 /** The first poll's delay: spread over min(interval, 2 s), so a hundred VMs do not all start at once. */
@@ -145,10 +149,14 @@ export class StatusPoller {
 
   private async collectAndPublish(run: RunState): Promise<StatusSnapshot> {
     let snapshot: StatusSnapshot;
+    const started = performance.now();
+    let ok = false;
     try {
       snapshot = await this.options.collector.collect();
+      ok = true;
     } finally {
       run.collecting = false;
+      this.options.metrics?.observePoll((performance.now() - started) / 1000, ok);
     }
     if (this.stopped) return snapshot;
     this.lastSnapshot = snapshot;

@@ -4,6 +4,7 @@ import { ExecTracker } from "../commands/verbs/exec-tracker.js";
 import type { VmEvent } from "../commands/verbs/verb.js";
 import type { Config } from "../config/schema.js";
 import type { VmDescriptor } from "../fleet/vm.js";
+import type { PollMetrics } from "../http/metrics.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
 import type { Topics } from "../mqtt/topics.js";
 import { type ConnectionPolicy, GuestAgent } from "../qga/client.js";
@@ -23,6 +24,10 @@ export interface VmRuntimeOptions {
   readonly onAvailability: () => void;
   /** Another worker that serves this VM with its agent online, if any (see Worker.servedElsewhere). */
   readonly servedElsewhere: (vm: string) => string | undefined;
+  /** Status poll durations; unset: no metrics. */
+  readonly metrics?: PollMetrics;
+  /** Told of every status snapshot published (Home Assistant discovery follows the guest's entities). */
+  readonly onStatus?: (snapshot: StatusSnapshot) => void;
 }
 
 /**
@@ -69,6 +74,7 @@ export class VmRuntime {
       heartbeatMs: config.status.heartbeatSeconds * 1000,
       publish: (snapshot) => this.publishStatus(snapshot),
       log: this.log,
+      metrics: options.metrics,
     });
     this.agent.onStateChange((state, reason) => {
       if (state === "online" && this.yieldedTo !== undefined) void this.reclaim();
@@ -102,6 +108,10 @@ export class VmRuntime {
 
   get availability(): "online" | "offline" {
     return this.agent.state;
+  }
+
+  get queueDepth(): number {
+    return this.agent.queueDepth;
   }
 
   async start(): Promise<void> {
@@ -209,6 +219,7 @@ export class VmRuntime {
   private async publishStatus(snapshot: StatusSnapshot): Promise<void> {
     if (this.yieldedTo !== undefined) return;
     await this.options.bus.publishRetained(this.options.topics.status(this.name), JSON.stringify(snapshot));
+    this.options.onStatus?.(snapshot);
   }
 
   private async publishReply(message: IncomingMessage, reply: Reply): Promise<void> {

@@ -3,6 +3,8 @@ import type { Policy } from "../commands/policy.js";
 import { CommandRunner } from "../commands/runner.js";
 import type { Config } from "../config/schema.js";
 import type { FleetChange, VmDescriptor } from "../fleet/vm.js";
+import { HomeAssistantAnnouncer } from "../ha/announcer.js";
+import type { WorkerMetrics } from "../http/metrics.js";
 import type { FleetCensus } from "../inventory/census.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
 import type { Topics } from "../mqtt/topics.js";
@@ -17,7 +19,12 @@ export interface WorkerOptions {
   readonly census: FleetCensus;
   readonly version: string;
   readonly log: Logger;
+  /** Requests and status polls are counted here when set (the HTTP server's /metrics). */
+  readonly metrics?: WorkerMetrics;
 }
+
+/** Requests kept while the first fleet is set up; more than a resumed session would plausibly hold. */
+const MAX_EARLY_MESSAGES = 10_000;
 
 /** The group every VM is in. */
 export const ALL_GROUP = "all";
@@ -31,7 +38,9 @@ export class Worker {
   private readonly groupSubscriptions = new Set<string>();
   private readonly runner: CommandRunner;
   private readonly info: BridgeInfo;
+  private readonly ha: HomeAssistantAnnouncer | undefined;
   private accepting = true;
+  private early: IncomingMessage[] | undefined = [];
 
   constructor(private readonly options: WorkerOptions) {
     const { config, policy, log } = options;
@@ -41,6 +50,7 @@ export class Worker {
       limits: config.limits,
       log,
       audit: (vm, record) => this.runtimes.get(vm)?.audit(record),
+      metrics: options.metrics,
     });
     this.info = new BridgeInfo({
       bus: options.bus,
@@ -51,6 +61,14 @@ export class Worker {
       // A VM another worker serves now is not ours to announce.
       vms: () => [...this.runtimes.values()].filter((runtime) => runtime.yieldedWorker === undefined),
     });
+    this.ha = HomeAssistantAnnouncer.ifEnabled(config, {
+      ...options,
+      log: log.child({ component: "homeassistant" }),
+      owned: (vm) => {
+        const runtime = this.runtimes.get(vm);
+        return runtime?.yieldedWorker === undefined ? runtime?.groups : undefined;
+      },
+    });
   }
 
   get vms(): readonly VmRuntime[] {
@@ -59,7 +77,13 @@ export class Worker {
 
   /** Routes one message from the broker to the VM or group it is for. */
   onMessage(message: IncomingMessage): void {
-    if (!this.accepting) return;
+    if (!this.accepting || this.ha?.offer(message)) return;
+    // A resumed session delivers the requests queued while the worker was away at once, before the VMs
+    // are set up: they wait for the first fleet instead of being dropped.
+    if (this.early) {
+      if (this.early.length < MAX_EARLY_MESSAGES) this.early.push(message);
+      return;
+    }
     const parsed = this.options.topics.parseCommand(message.topic);
     if (!parsed) return;
     if (parsed.kind === "vm") {
@@ -92,12 +116,17 @@ export class Worker {
    */
   async onConnect(): Promise<void> {
     if (this.announced) await this.info.publish();
+    if (this.announced) await this.ha?.announceAll();
   }
 
   /** The first fleet is applied: from now on the info is published. */
   async announce(): Promise<void> {
     this.announced = true;
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const message of early) this.onMessage(message);
     await this.info.publish();
+    await this.ha?.start(new Set(this.runtimes.keys()));
   }
 
   private announced = false;
@@ -119,18 +148,24 @@ export class Worker {
       if (runtime.yieldedWorker !== undefined || runtime.availability === "online") continue;
       const elsewhere = this.servedElsewhere(runtime.name);
       if (elsewhere === undefined) continue;
-      void runtime.yieldTo(elsewhere).then(() => this.info.schedule());
+      void runtime.yieldTo(elsewhere).then(() => {
+        this.info.schedule();
+        this.ha?.review();
+      });
     }
   }
 
-  /** Stops taking requests, lets those in flight reply within `graceMs`, stops every VM. */
+  /** Lets the requests in flight reply within `graceMs`, then stops every VM. */
   async stop(graceMs: number): Promise<void> {
-    this.accepting = false;
+    // The subscriptions stay: the broker keeps the persistent session, so requests published while the
+    // worker is down wait there for the next start instead of being lost. Until the disconnect, requests
+    // that still arrive are answered like the others.
     const runtimes = [...this.runtimes.values()];
-    await Promise.allSettled(runtimes.map((runtime) => runtime.unsubscribe()));
     await Promise.allSettled(runtimes.map((runtime) => runtime.drain(graceMs)));
+    this.accepting = false;
     await Promise.allSettled(runtimes.map((runtime) => runtime.stop()));
     this.info.cancel();
+    this.ha?.stop();
   }
 
   private async add(descriptor: VmDescriptor): Promise<void> {
@@ -142,8 +177,17 @@ export class Worker {
       runner: this.runner,
       log: this.options.log,
       servedElsewhere: (vm) => this.servedElsewhere(vm),
+      metrics: this.options.metrics,
       onAvailability: () => {
         if (this.announced) this.info.schedule();
+        this.ha?.review();
+      },
+      onStatus: (snapshot) => {
+        this.ha
+          ?.status(descriptor.name, snapshot)
+          .catch((error: unknown) =>
+            this.options.log.warn({ err: error }, "could not announce to Home Assistant"),
+          );
       },
     });
     this.runtimes.set(descriptor.name, runtime);
@@ -167,6 +211,7 @@ export class Worker {
     if (forget) {
       this.options.log.info({ vm: name }, "VM no longer served: clearing its retained topics");
       await runtime.forget();
+      await this.ha?.forget(name);
     } else {
       await runtime.unsubscribe();
       await runtime.stop();

@@ -4,6 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
+import { GuestAgent } from "../../src/qga/client.js";
+import { QgaError } from "../../src/qga/errors.js";
+import { FakeAgent } from "../fakes/fake-agent.js";
 import { startVerbRunner, type VerbRunner } from "../helpers/verb-runner.js";
 
 /**
@@ -147,3 +150,48 @@ function passwordOf(payload: Buffer): string | undefined {
     return undefined;
   }
 }
+
+test(`${RUNS} hostile agent replies: each call resolves or fails with a code, and the channel recovers`, {
+  timeout: 180_000,
+}, async () => {
+  // An agent without ids (before QEMU 4.0): every line it sends is taken as the reply to the call in
+  // flight, so every generated line is really parsed, validated and recovered from.
+  const fake = await FakeAgent.start({ path: path.join(dir, "replies.sock"), echoIds: false });
+  const agent = new GuestAgent({ address: fake.path, timeoutMs: 2_000 });
+  const line = fc.oneof(
+    fc.json().map((json) => `{"return": ${json}}`),
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    // A blank line is no reply at all (the agent never sends one): that would only test the timeout.
+    fc
+      .string({ minLength: 1, maxLength: 60 })
+      .map((s) => s.replace(/[\n\r]/g, " "))
+      .filter((s) => s.trim() !== ""),
+
+    fc.constant('{"error": {"class": 5, "desc": null}}'),
+    fc.constant('{"return": {"host-name": 12}}'),
+    fc.constant('{"return": {"host-name": "ok", "__proto__": {"polluted": true}}}'),
+  );
+  const codes = new Map<string, number>();
+  try {
+    await fc.assert(
+      fc.asyncProperty(line, async (raw) => {
+        fake.fault("guest-get-host-name", { kind: "raw", line: raw });
+        try {
+          await agent.call("guest-get-host-name");
+          codes.set("ok", (codes.get("ok") ?? 0) + 1);
+        } catch (error) {
+          assert.ok(error instanceof QgaError, `${String(error)} for ${raw}`);
+          codes.set(error.code, (codes.get(error.code) ?? 0) + 1);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    // Whatever came before, the next call gets its own answer.
+    assert.equal((await agent.call("guest-get-host-name"))["host-name"], "fake-guest");
+    assert.ok((codes.get("agent_error") ?? 0) > RUNS / 2, JSON.stringify([...codes]));
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  } finally {
+    await agent.stop();
+    await fake.stop();
+  }
+});

@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1
+# qga-mqtt: the QEMU guest agents of a host's VMs, over MQTT.
+# Build:  docker build -t qga-mqtt .
+# Run:    see compose.yaml; the agent sockets' folder is mounted, and the socket owner's group is given
+#         to the worker with --group-add (docker run) or group_add (compose).
+
+# The Node the image runs is the Node CI tests on (.ci/run runs the suite on node@24 too).
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# Stage 1: compile TypeScript with the dev dependencies.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+# Stage 2: production dependencies only (no tsx, TypeScript, biome), without install scripts: none need one.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# Stage 3: what runs.
+FROM ${NODE_IMAGE} AS runtime
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="qga-mqtt" \
+      org.opencontainers.image.description="Reach the QEMU guest agent of every VM on a host over MQTT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
+# A fixed uid/gid, so host files (password file, sockets) can be granted to it; the agent sockets'
+# own group is added at run time (--group-add), never baked in.
+RUN groupadd --system --gid 10001 qga \
+ && useradd --system --uid 10001 --gid qga --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin qga
+WORKDIR /app
+ENV NODE_ENV=production \
+    QGA_MQTT_HTTP_LISTEN=127.0.0.1:9883
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+# package.json: the worker reads its version there; config/: the example configurations.
+COPY package.json ./
+COPY config ./config
+USER qga:qga
+# Asks the worker itself (its /healthz is 200 while the broker is connected): no curl in the image.
+# The port follows QGA_MQTT_HTTP_LISTEN; an address other than loopback or 0.0.0.0 needs its own check.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.QGA_MQTT_HTTP_LISTEN||':9883').split(':').pop()+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "dist/src/main.js"]
+CMD ["run"]

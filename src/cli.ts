@@ -17,6 +17,8 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress lines go there). */
+  readonly stderrIsTty?: boolean;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   readonly stopSignal: Promise<string>;
 }
@@ -167,7 +169,7 @@ async function fleetCommand(
   const { config } = await loadConfig(file, env);
   const log = createLogger(io.env.QGA_MQTT_LOG_LEVEL ?? "warn");
   const json = values.json ?? false;
-  const out = { stdout: io.stdout, stderr: io.stderr };
+  const out = { stdout: io.stdout, stderr: io.stderr, progress: io.stderrIsTty === true };
   try {
     if (command === "list") return await runList(config, json, out, log);
     if (command === "watch") return await runWatch(config, operands[0], json, out, log, io.stopSignal);

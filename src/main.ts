@@ -14,6 +14,7 @@ runCli({
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   stopSignal,
+  stderrIsTty: process.stderr.isTTY === true,
 }).then(
   (code) => {
     process.exitCode = code;

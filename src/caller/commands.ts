@@ -3,11 +3,13 @@ import type { Config } from "../config/schema.js";
 import { FleetCensus } from "../inventory/census.js";
 import { type CallRequest, call } from "./call.js";
 import { connectCaller } from "./connect.js";
-import { EXIT, exitCodeOf, inventoryTable, jsonLines, summaryLine, table } from "./render.js";
+import { EXIT, exitCodeOf, inventoryTable, jsonLines, progressLine, summaryLine, table } from "./render.js";
 
 export interface Output {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** stderr is a terminal: a fleet call shows its progress there (never in --json mode). */
+  readonly progress?: boolean;
 }
 
 /** How long the workers' retained info takes to arrive after subscribing (the broker sends it at once). */
@@ -26,7 +28,11 @@ export async function runCall(
     const census = new FleetCensus(connection.bus, connection.topics);
     connection.bus.onMessage((message) => census.offer(message));
     await census.read(INVENTORY_WINDOW_MS);
-    const outcome = await call(connection, census, request);
+    const showProgress = out.progress === true && !json;
+    const outcome = await call(connection, census, request, (_reply, counts) => {
+      if (showProgress) out.stderr(`\r${progressLine(counts.received, counts.expected)}`);
+    });
+    if (showProgress) out.stderr("\r\u001b[2K");
     if (json) out.stdout(jsonLines(outcome, request.command, request.timeoutSeconds));
     else {
       out.stdout(table(outcome));

@@ -33,6 +33,11 @@ export function table(outcome: CallOutcome, width = 100): string {
   return formatRows(rows, width);
 }
 
+/** "12/40 replied", or "12 replied" when nobody said who should answer. */
+export function progressLine(received: number, expected: number): string {
+  return expected > 0 ? `${received}/${expected} replied` : `${received} replied`;
+}
+
 export function summaryLine(outcome: CallOutcome): string {
   const ok = outcome.replies.filter((r) => r.ok).length;
   const failed = outcome.replies.length - ok;

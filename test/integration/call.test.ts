@@ -4,9 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { FakeAgent } from "../fakes/fake-agent.js";
+import { runCli } from "../helpers/cli.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { skipWithout } from "../helpers/tools.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
@@ -16,8 +16,7 @@ import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
  * serving fake agents in groups, plus a VM whose worker is gone.
  */
 const skip = skipWithout("mosquitto");
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const run = promisify(execFile);
+const _run = promisify(execFile);
 const base = "fleet";
 let dir: string;
 let broker: Mosquitto;
@@ -59,17 +58,8 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: root,
-      env: { ...process.env, QGA_MQTT_MQTT_URL: broker.url, QGA_MQTT_MQTT_BASE_TOPIC: base, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return runCli(args, { QGA_MQTT_MQTT_URL: broker.url, QGA_MQTT_MQTT_BASE_TOPIC: base, ...env });
 }
 
 function lines(stdout: string): Array<Record<string, unknown>> {

@@ -6,9 +6,10 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { runCli } from "../helpers/cli.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const run = promisify(execFile);
+const _run = promisify(execFile);
 let dir: string;
 
 before(async () => {
@@ -20,18 +21,7 @@ after(async () => {
 });
 
 /** The CLI as a user runs it; resolves with its exit code and output. */
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 test("every example in config/ passes check-config", async () => {
   const examples = (await readdir(path.join(root, "config"))).filter((f) => f.endsWith(".yaml"));

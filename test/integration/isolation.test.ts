@@ -40,7 +40,11 @@ before(async () => {
   }
   worker = await startWorker(dir, config());
   client = await TestClient.connect(broker.url);
-  await client.subscribe(`${base}/+/reply/#`);
+  await client.subscribe([`${base}/+/reply/#`, `${base}/+/availability`]);
+  // Faults are set on agents the worker is connected to: a hang during its handshake would be another test.
+  for (const name of Object.keys(agents)) {
+    await client.next(`${base}/${name}/availability`, (m) => m.payload.toString() === "online", 30_000);
+  }
 });
 
 after(async () => {

@@ -69,7 +69,10 @@ export class App {
     this.bus = bus;
     // Every worker's retained info: read at start (what this one served before), then followed (VMs that move).
     const census = new FleetCensus(bus, topics);
-    const metrics = config.http.listen !== undefined ? new WorkerMetrics() : undefined;
+    const metrics =
+      config.http.listen !== undefined
+        ? new WorkerMetrics({ worker: config.worker.id, config: config.metrics })
+        : undefined;
     const worker = new Worker({
       config,
       bus,

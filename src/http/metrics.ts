@@ -1,4 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { MetricsConfig } from "../config/schema.js";
+import { GuestMetrics } from "./guest-metrics.js";
 
 /** What the runner reports about each reply. */
 export interface CommandMetrics {
@@ -37,9 +39,17 @@ export class WorkerMetrics implements CommandMetrics, PollMetrics {
   private readonly latency: Histogram<"command">;
   private readonly polls: Histogram<"outcome">;
   private fleet: FleetView | undefined;
+  /** The per-VM guest metrics (qga_guest_*), in the same registry. */
+  readonly guest: GuestMetrics;
 
-  constructor() {
+  /** `worker`: the guest series' `worker` label; `config`: which mount points and interfaces get series. */
+  constructor(options: { worker?: string; config?: MetricsConfig } = {}) {
     const registers = [this.registry];
+    this.guest = new GuestMetrics({
+      registry: this.registry,
+      worker: options.worker ?? "",
+      ...(options.config ? { config: options.config } : {}),
+    });
     collectDefaultMetrics({ register: this.registry, prefix: "qga_mqtt_" });
     this.requests = new Counter({
       name: "qga_mqtt_requests_total",

@@ -21,6 +21,8 @@ export interface StatusPollerOptions {
   readonly changed?: (previous: StatusSnapshot, next: StatusSnapshot) => boolean;
   /** Told how long each collect took and whether it succeeded (the status poll duration metric). */
   readonly metrics?: PollMetrics;
+  /** Told of every snapshot collected while running, published or not, and how long it took (guest metrics). */
+  readonly onCollected?: (snapshot: StatusSnapshot, seconds: number) => void;
 }
 
 /** The first poll's delay: spread over min(interval, 2 s), so a hundred VMs do not all start at once. */
@@ -151,15 +153,18 @@ export class StatusPoller {
     let snapshot: StatusSnapshot;
     const started = performance.now();
     let ok = false;
+    let seconds = 0;
     try {
       snapshot = await this.options.collector.collect();
       ok = true;
     } finally {
       run.collecting = false;
-      this.options.metrics?.observePoll((performance.now() - started) / 1000, ok);
+      seconds = (performance.now() - started) / 1000;
+      this.options.metrics?.observePoll(seconds, ok);
     }
     if (this.stopped) return snapshot;
     this.lastSnapshot = snapshot;
+    this.options.onCollected?.(snapshot, seconds);
     if (run.force || this.due(snapshot)) run.publication ??= this.publish(snapshot);
     await run.publication;
     return snapshot;

@@ -4,6 +4,7 @@ import { ExecTracker } from "../commands/verbs/exec-tracker.js";
 import type { VmEvent } from "../commands/verbs/verb.js";
 import type { Config } from "../config/schema.js";
 import type { VmDescriptor } from "../fleet/vm.js";
+import type { GuestSink } from "../http/guest-metrics.js";
 import type { PollMetrics } from "../http/metrics.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
 import type { Topics } from "../mqtt/topics.js";
@@ -26,6 +27,8 @@ export interface VmRuntimeOptions {
   readonly servedElsewhere: (vm: string) => string | undefined;
   /** Status poll durations; unset: no metrics. */
   readonly metrics?: PollMetrics;
+  /** Per-VM guest metrics (qga_guest_*): fed every collected snapshot; unset: none. */
+  readonly guest?: GuestSink;
   /** Told of every status snapshot published (Home Assistant discovery follows the guest's entities). */
   readonly onStatus?: (snapshot: StatusSnapshot) => void;
 }
@@ -75,6 +78,11 @@ export class VmRuntime {
       publish: (snapshot) => this.publishStatus(snapshot),
       log: this.log,
       metrics: options.metrics,
+      // A VM another worker serves now is that worker's to report: none of its series here.
+      onCollected: (snapshot, seconds) =>
+        this.yieldedTo === undefined
+          ? options.guest?.update(snapshot, seconds)
+          : options.guest?.remove(this.name),
     });
     this.agent.onStateChange((state, reason) => {
       if (state === "online" && this.yieldedTo !== undefined) void this.reclaim();
@@ -200,6 +208,8 @@ export class VmRuntime {
   async stop(): Promise<void> {
     this.freezeGuard.stop();
     this.poller.stop();
+    // Stopped, the VM is polled no more: its guest series go rather than freeze.
+    this.options.guest?.remove(this.name);
     await this.agent.stop();
   }
 

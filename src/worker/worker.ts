@@ -178,6 +178,7 @@ export class Worker {
       log: this.options.log,
       servedElsewhere: (vm) => this.servedElsewhere(vm),
       metrics: this.options.metrics,
+      ...(this.options.metrics ? { guest: this.options.metrics.guest } : {}),
       onAvailability: () => {
         if (this.announced) this.info.schedule();
         this.ha?.review();

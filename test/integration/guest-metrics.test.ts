@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import parsePrometheusTextFormat, { type MetricFamily } from "parse-prometheus-text-format";
+import { GuestAgent } from "../../src/qga/client.js";
+import { FakeAgent } from "../fakes/fake-agent.js";
+import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
+import { type RealAgent, startRealAgent } from "../helpers/qemu-ga.js";
+import { skipWithout } from "../helpers/tools.js";
+import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
+
+/**
+ * The worker CLI's /metrics against the real qemu-ga: the qga_guest_* series carry what the agent itself
+ * answers. A second VM, a Proxmox one (the preset on temporary folders), is destroyed: its conf goes, and
+ * its series with it.
+ */
+const skip = skipWithout("mosquitto", "qemu-ga");
+let dir: string;
+let broker: Mosquitto;
+let real: RealAgent;
+let fake: FakeAgent | undefined;
+let worker: WorkerProcess;
+let origin: string;
+
+before(async () => {
+  if (skip) return;
+  dir = await mkdtemp(path.join(os.tmpdir(), "qga-guest-metrics-"));
+  await mkdir(path.join(dir, "run"));
+  await mkdir(path.join(dir, "conf"));
+  await writeFile(path.join(dir, "conf", "101.conf"), "name: brief\nagent: 1\n");
+  broker = await startMosquitto();
+  real = await startRealAgent();
+  fake = await FakeAgent.start({ path: path.join(dir, "run", "101.qga") });
+  worker = await startWorker(dir, {
+    worker: { id: "gm-host" },
+    mqtt: { url: broker.url, baseTopic: "qgagm" },
+    // linger 0: the agent serves one client at a time, and the test asks it too.
+    vms: [{ name: "real", socket: real.socket, connection: { linger: 0 } }],
+    discovery: {
+      proxmox: { enabled: true, socketDir: path.join(dir, "run"), configDir: path.join(dir, "conf") },
+      rescanSeconds: 0.5,
+    },
+    status: { intervalSeconds: 1 },
+    agent: { connectTimeoutMs: 2000, syncTimeoutMs: 2000 },
+    http: { listen: "127.0.0.1:0" },
+  });
+  const listening = await worker.waitForLog((line) => line.component === "http" && "port" in line);
+  origin = `http://127.0.0.1:${String(listening.port)}`;
+});
+
+after(async () => {
+  await worker?.stop();
+  await fake?.stop();
+  await real?.dispose();
+  await broker?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function scrape(): Promise<MetricFamily[]> {
+  const response = await fetch(`${origin}/metrics`);
+  assert.equal(response.status, 200);
+  return parsePrometheusTextFormat(await response.text());
+}
+
+type Series = { labels: Record<string, string>; value: number };
+
+function series(families: MetricFamily[], name: string, vm: string): Series[] {
+  const family = families.find((f) => f.name === name);
+  return (family?.metrics ?? [])
+    .filter((m) => m.labels?.vm === vm)
+    .map((m) => ({ labels: m.labels ?? {}, value: Number(m.value) }));
+}
+
+function only(families: MetricFamily[], name: string, vm: string): number {
+  const found = series(families, name, vm);
+  assert.equal(found.length, 1, `${name}{vm="${vm}"}: ${found.length} series`);
+  return found[0]!.value;
+}
+
+/** Scrapes until `ready` holds (the first polls run within 2 s of a VM's start). */
+async function scrapeUntil(
+  ready: (families: MetricFamily[]) => boolean,
+  what: string,
+): Promise<MetricFamily[]> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const families = await scrape();
+    if (ready(families)) return families;
+    if (Date.now() > deadline) throw new Error(`not within 20 s: ${what}`);
+    await sleep(200);
+  }
+}
+
+/** The agent's own answers, through a client of our own between the worker's polls. */
+async function ask<T>(work: (agent: GuestAgent) => Promise<T>): Promise<T> {
+  const agent = new GuestAgent({ address: real.socket, timeoutMs: 10_000 });
+  try {
+    return await work(agent);
+  } finally {
+    await agent.stop();
+  }
+}
+
+test("the real agent's guest metrics match its own answers", { skip }, async () => {
+  const families = await scrapeUntil(
+    (f) =>
+      series(f, "qga_guest_agent_up", "real")[0]?.value === 1 &&
+      series(f, "qga_guest_cpu_seconds_total", "real").length > 0,
+    "the real VM's first successful poll",
+  );
+  const answers = await ask(async (agent) => ({
+    info: await agent.call("guest-info"),
+    fsinfo: await agent.call("guest-get-fsinfo"),
+    vcpus: await agent.call("guest-get-vcpus"),
+    users: await agent.call("guest-get-users"),
+    interfaces: await agent.call("guest-network-get-interfaces"),
+  }));
+  const base = { vm: "real", worker: "gm-host" };
+
+  assert.deepEqual(series(families, "qga_guest_agent_info", "real"), [
+    { labels: { ...base, version: answers.info.version }, value: 1 },
+  ]);
+  assert.equal(
+    only(families, "qga_guest_vcpus_online", "real"),
+    answers.vcpus.filter((v) => v.online).length,
+  );
+  assert.equal(only(families, "qga_guest_vcpus_online", "real"), os.cpus().length);
+  assert.equal(only(families, "qga_guest_users_logged_in", "real"), answers.users.length);
+  assert.ok(Math.abs(only(families, "qga_guest_clock_offset_seconds", "real")) < 1);
+
+  // Every mount point the agent sizes and the default filter keeps (block-device filesystems): same totals.
+  const sized = answers.fsinfo.filter(
+    (fs) => (fs["total-bytes"] ?? 0) > 0 && !/^(squashfs|overlay)$/.test(fs.type),
+  );
+  const sizes = series(families, "qga_guest_filesystem_size_bytes", "real");
+  assert.ok(sized.length > 0, "the agent sizes no filesystem here");
+  for (const fs of sized) {
+    const found = sizes.find((s) => s.labels.mountpoint === fs.mountpoint);
+    assert.ok(found, `no size series for ${fs.mountpoint}`);
+    assert.equal(found.labels.type, fs.type);
+    assert.equal(found.value, fs["total-bytes"]);
+    const used = series(families, "qga_guest_filesystem_used_bytes", "real").find(
+      (s) => s.labels.mountpoint === fs.mountpoint,
+    );
+    // Used bytes move between the scrape and the ask: within 1% of the size.
+    assert.ok(Math.abs((used?.value ?? -1) - (fs["used-bytes"] ?? 0)) < 0.01 * (fs["total-bytes"] ?? 0));
+  }
+
+  // Counters: the scrape came first, so the agent's own later reading is at least as high.
+  const rx = series(families, "qga_guest_network_receive_bytes_total", "real");
+  const withCounters = answers.interfaces.filter(
+    (i) => i.name !== "lo" && i.statistics && !/^ifb/.test(i.name),
+  );
+  assert.deepEqual(rx.map((s) => s.labels.interface).sort(), withCounters.map((i) => i.name).sort());
+  for (const i of withCounters) {
+    const scraped = rx.find((s) => s.labels.interface === i.name)?.value ?? Number.NaN;
+    assert.ok(scraped <= (i.statistics?.["rx-bytes"] ?? 0), `${i.name}: ${scraped}`);
+  }
+  const cpu = families.find((f) => f.name === "qga_guest_cpu_seconds_total");
+  assert.equal(cpu?.type, "COUNTER");
+  assert.ok(series(families, "qga_guest_cpu_seconds_total", "real").some((s) => s.labels.mode === "idle"));
+
+  const success = only(families, "qga_guest_last_poll_success_timestamp_seconds", "real");
+  assert.ok(Math.abs(Date.now() / 1000 - success) < 30, `last success ${success}`);
+  assert.ok(only(families, "qga_guest_poll_duration_seconds", "real") > 0);
+});
+
+test("a VM that goes away has its series removed, not frozen", { skip }, async () => {
+  await scrapeUntil(
+    (f) => series(f, "qga_guest_agent_up", "brief")[0]?.value === 1,
+    "the Proxmox VM's first poll",
+  );
+  await rm(path.join(dir, "conf", "101.conf"));
+  const families = await scrapeUntil(
+    (f) => !f.some((family) => family.metrics.some((m) => m.labels?.vm === "brief")),
+    "the destroyed VM's series gone",
+  );
+  // The other VM's series stay.
+  assert.equal(only(families, "qga_guest_agent_up", "real"), 1);
+});

@@ -1,0 +1,237 @@
+/** Shared pieces of `npm run bench`: the worker as a process, /proc readings, a fleet of fake agents, a load client. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, readFileSync } from "node:fs";
+import { appendFile, writeFile } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import mqtt, { type MqttClient } from "mqtt";
+import { stringify } from "yaml";
+import { type Mosquitto, startMosquitto } from "../test/helpers/mosquitto.js";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const distMain = path.join(root, "dist/src/main.js");
+/** The built CLI when `npm run build` has run (tsx adds memory and start-up time), else the sources via tsx. */
+export const usingDist = existsSync(distMain);
+export const runtimeNote = usingDist ? "node dist/src/main.js (built)" : "node --import tsx src/main.ts";
+
+export function cliArgv(): string[] {
+  return usingDist ? [distMain] : ["--import", "tsx", path.join(root, "src/main.ts")];
+}
+
+/**
+ * TCP_NODELAY on an MQTT.js client's socket (MQTT.js leaves Nagle on: a PUBACK followed by a PUBLISH then
+ * waits for the peer's delayed ACK, ~40 ms on loopback). The bench's own clients do the least a client can.
+ */
+export function noDelay(client: MqttClient): void {
+  if (client.stream instanceof net.Socket) client.stream.setNoDelay(true);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface BenchWorker {
+  readonly process: ChildProcess;
+  readonly pid: number;
+  /** performance.now() when the process was spawned. */
+  readonly spawnedAt: number;
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** `qga-mqtt run --config FILE` in its own process; `ready` resolves at its "worker ready" log line. */
+export async function spawnWorker(
+  dir: string,
+  name: string,
+  config: Record<string, unknown>,
+  nodeFlags: readonly string[] = [],
+): Promise<BenchWorker> {
+  const file = path.join(dir, `${name}.yaml`);
+  await writeFile(file, stringify(config));
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, [...nodeFlags, ...cliArgv(), "run", "--config", file], {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+  const exited = once(child, "exit");
+  const ready = new Promise<void>((resolve, reject) => {
+    let partial = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      partial = (partial + chunk.toString()).slice(-100_000);
+      if (partial.includes('"msg":"worker ready')) resolve();
+      const last = partial.lastIndexOf("\n");
+      if (last >= 0) partial = partial.slice(last + 1);
+    });
+    void exited.then(() => reject(new Error(`worker ${name} exited: ${stderr}`)));
+  });
+  ready.catch(() => {});
+  const mqttConfig = config.mqtt as { url: string; baseTopic?: string };
+  const workerId = (config.worker as { id: string }).id;
+  // Below log level info there is no "worker ready" line: its retained info on the broker says the same.
+  const readyOnBroker = (async () => {
+    const watcher = await mqtt.connectAsync(mqttConfig.url, { protocolVersion: 5 });
+    try {
+      await new Promise<void>((resolve) => {
+        watcher.on("message", (_topic, payload) => {
+          if (payload.length > 0) resolve();
+        });
+        void watcher.subscribeAsync(`${mqttConfig.baseTopic ?? "qga"}/bridge/${workerId}/info`, { qos: 1 });
+      });
+    } finally {
+      await watcher.endAsync(true);
+    }
+  })();
+  return {
+    process: child,
+    pid: child.pid!,
+    spawnedAt,
+    ready: Promise.race([ready, readyOnBroker]),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** CPU seconds (user + system) and RSS of a process, from /proc. */
+export function procReading(pid: number): { cpuSeconds: number; rssBytes: number; hwmBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After "pid (comm) ": state is field 0, utime field 11, stime field 12 (clock ticks of 1/100 s).
+  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { cpuSeconds, rssBytes: kib("VmRSS"), hwmBytes: kib("VmHWM") };
+}
+
+export interface FakeFleet {
+  readonly sockets: string[];
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** `count` fake agents (test/fakes/fake-agent.ts) in a child process, on dir/<prefix><i>.sock. */
+export async function startFakeFleet(dir: string, count: number, prefix = "vm"): Promise<FakeFleet> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(root, "bench/fake-fleet.ts"), dir, String(count), prefix],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("ready")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`fake fleet exited (${code})`)));
+  });
+  const exited = once(child, "exit");
+  return {
+    sockets: Array.from({ length: count }, (_, i) => path.join(dir, `${prefix}${i}.sock`)),
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+interface Pending {
+  readonly vm: string;
+  readonly sentAt: number;
+  readonly resolve: (ms: number) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/**
+ * A load client: sends `<base>/<vm>/cmd/<command>` with a unique id and resolves with the latency when the
+ * reply with that id arrives; a reply that is not ok, or names another VM, rejects (every reply is checked).
+ */
+export class LoadClient {
+  private readonly pending = new Map<string, Pending>();
+  private next = 0;
+  failures = 0;
+  lastFailure = "";
+  lost = 0;
+
+  private constructor(
+    readonly client: MqttClient,
+    private readonly base: string,
+    private readonly command: string,
+  ) {
+    client.on("message", (_topic, payload) => {
+      const reply = JSON.parse(payload.toString()) as { id?: string; vm?: string; ok?: boolean };
+      const entry = reply.id === undefined ? undefined : this.pending.get(reply.id);
+      if (!entry) return;
+      this.pending.delete(reply.id!);
+      if (reply.ok !== true || reply.vm !== entry.vm) {
+        this.failures++;
+        this.lastFailure = payload.toString().slice(0, 300);
+        entry.reject(new Error(`bad reply: ${payload.toString().slice(0, 300)}`));
+      } else entry.resolve(performance.now() - entry.sentAt);
+    });
+  }
+
+  static async connect(url: string, base: string, command: string): Promise<LoadClient> {
+    const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0 });
+    noDelay(client);
+    await client.subscribeAsync(`${base}/+/reply/${command}`, { qos: 1 });
+    return new LoadClient(client, base, command);
+  }
+
+  request(vm: string, args?: Record<string, unknown>): Promise<number> {
+    const id = `b${++this.next}`;
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        this.lost++;
+        reject(new Error(`no reply to ${id} (${vm}) within 30 s`));
+      }, 30_000);
+      this.pending.set(id, {
+        vm,
+        sentAt: performance.now(),
+        resolve: (ms) => {
+          clearTimeout(timer);
+          resolve(ms);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      const payload = JSON.stringify(args ? { id, args } : { id });
+      this.client.publish(`${this.base}/${vm}/cmd/${this.command}`, payload, { qos: 1 });
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}
+
+/**
+ * mosquitto as the tests start it, plus `set_tcp_nodelay true`: without it, mosquitto's Nagle delay meets
+ * the clients' delayed ACKs and every QoS 1 round trip on loopback takes ~40-90 ms, which would measure
+ * the broker's socket option rather than anything in this project (the floor relay sees the same broker).
+ */
+export async function startBenchBroker(): Promise<Mosquitto> {
+  const broker = await startMosquitto();
+  await appendFile(path.join(broker.dir, "mosquitto.conf"), "set_tcp_nodelay true\n");
+  await broker.restart();
+  return broker;
+}

@@ -1,0 +1,77 @@
+/**
+ * `npm run bench [-- --quick]`: every row in one run on this machine; writes BENCHMARKS.md and
+ * bench/results/latest.json. A row that fails is left out of the table with the reason.
+ */
+import { writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { root, runtimeNote } from "./lib.js";
+import { fleetQuery } from "./rows/fleet-query.js";
+import { latency } from "./rows/latency.js";
+import { idleCost, startup } from "./rows/status-cost.js";
+import { throughput } from "./rows/throughput.js";
+import type { RowOptions, RowResult } from "./rows/types.js";
+
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const options: RowOptions = { quick: values.quick ?? false };
+const rows: Array<[string, (o: RowOptions) => Promise<RowResult>]> = [
+  ["latency", latency],
+  ["throughput", throughput],
+  ["fleet-query", fleetQuery],
+  ["idle-cost", idleCost],
+  ["startup", startup],
+];
+const results: RowResult[] = [];
+const leftOut: Array<{ id: string; reason: string }> = [];
+const began = Date.now();
+for (const [id, row] of rows) {
+  process.stderr.write(`bench: ${id}...\n`);
+  const t = Date.now();
+  try {
+    const result = await row(options);
+    results.push(result);
+    process.stderr.write(`bench: ${id} done in ${((Date.now() - t) / 1000).toFixed(0)} s: ${result.pass}\n`);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    leftOut.push({ id, reason });
+    process.stderr.write(`bench: ${id} left out: ${reason}\n`);
+  }
+}
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const json = {
+  date: new Date().toISOString(),
+  quick: options.quick,
+  machine,
+  runtime: runtimeNote,
+  seconds: Math.round((Date.now() - began) / 1000),
+  rows: results,
+  leftOut,
+};
+await writeFile(path.join(root, "bench/results/latest.json"), `${JSON.stringify(json, null, 2)}\n`);
+const verdict = (pass: boolean | null) => (pass === null ? "–" : pass ? "pass" : "**fail**");
+const md = [
+  "# Benchmarks",
+  "",
+  `Measured by \`npm run bench${options.quick ? " -- --quick" : ""}\` on ${json.date.slice(0, 10)}, every row in one run (${json.seconds} s) on ${machine}; the worker ran as ${runtimeNote}. Broker: mosquitto with \`set_tcp_nodelay true\`. Ratios hold better than the absolute figures on a shared machine. Raw figures: [bench/results/latest.json](bench/results/latest.json).`,
+  "",
+  "| row | goal | result |",
+  "|---|---|---|",
+  ...results.map((r) => `| ${r.title} | ${r.goal} | ${verdict(r.pass)} |`),
+  ...leftOut.map((l) => `| ${l.id} | | left out: ${l.reason.replaceAll("|", "/").replaceAll("\n", " ")} |`),
+  "",
+  ...results.flatMap((r) => [
+    `## ${r.title}`,
+    "",
+    `Goal: ${r.goal}. Result: ${verdict(r.pass)}.`,
+    "",
+    "| measurement | median (p99) or figure | ratio |",
+    "|---|---|---|",
+    ...r.table.map(([what, figure, ratio]) => `| ${what} | ${figure} | ${ratio} |`),
+    "",
+    ...r.notes.flatMap((note) => [note, ""]),
+  ]),
+];
+await writeFile(path.join(root, "BENCHMARKS.md"), md.join("\n"));
+process.stderr.write(`bench: wrote BENCHMARKS.md and bench/results/latest.json in ${json.seconds} s\n`);
+process.exit(0);

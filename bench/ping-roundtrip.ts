@@ -1,49 +1,14 @@
-/**
- * The round trip of `guest-ping` to the real qemu-ga: through the library (GuestAgent, hold policy) beside
- * a bare socket doing the least a client can (one write, wait for the line), in the same run, alternating
- * so both see the same machine. Run: `npx tsx bench/ping-roundtrip.ts [iterations]`.
- */
-import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { GuestAgent } from "../src/qga/client.js";
 import { startRealAgent } from "../test/helpers/qemu-ga.js";
+import { bareAgentSocket } from "./bare-agent.js";
 import { fmt, summarize } from "./stats.js";
 
 const iterations = Number(process.argv[2] ?? 2000);
 
-async function bareSocket(path: string): Promise<{ ping: () => Promise<void>; close: () => void }> {
-  const socket = net.connect(path);
-  await new Promise((resolve) => socket.once("connect", resolve));
-  let waiting: (() => void) | undefined;
-  let buffered = "";
-  socket.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString("latin1");
-    let newline = buffered.indexOf("\n");
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf("\n");
-      if (line.includes('"return": 424242')) waiting?.();
-      else if (line.includes('"id": "bare"')) waiting?.();
-    }
-  });
-  const request = (text: string | Buffer) =>
-    new Promise<void>((resolve) => {
-      waiting = resolve;
-      socket.write(text);
-    });
-  await request(
-    Buffer.concat([
-      Buffer.from([0xff]),
-      Buffer.from('{"execute":"guest-sync-delimited","arguments":{"id":424242}}'),
-    ]),
-  );
-  return { ping: () => request('{"execute":"guest-ping","id":"bare"}'), close: () => socket.destroy() };
-}
-
 const agent = await startRealAgent();
 try {
-  const bare = await bareSocket(agent.socket);
+  const bare = await bareAgentSocket(agent.socket);
   const library: number[] = [];
   const raw: number[] = [];
   // The real agent serves one client at a time: measure one side, then the other, in alternating blocks.
@@ -63,7 +28,7 @@ try {
       library.push(performance.now() - t);
     }
     await client.stop();
-    Object.assign(bare, await bareSocket(agent.socket));
+    Object.assign(bare, await bareAgentSocket(agent.socket));
   }
   bare.close();
   const lib = summarize(library.slice(block / 2));

@@ -6,44 +6,15 @@
  * a second qemu-ga of the same binary. The three are measured in alternating blocks.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import mqtt from "mqtt";
-
 import { startRealAgent } from "../../test/helpers/qemu-ga.js";
+import { bareAgentSocket } from "../bare-agent.js";
 import { LoadClient, noDelay, root, spawnWorker, startBenchBroker } from "../lib.js";
 import { fmt, summarize } from "../stats.js";
 import type { RowOptions, RowResult } from "./types.js";
-
-async function bareSocket(socketPath: string): Promise<{ ping: () => Promise<void>; close: () => void }> {
-  const socket = net.connect(socketPath);
-  await new Promise((resolve) => socket.once("connect", resolve));
-  let waiting: (() => void) | undefined;
-  let buffered = "";
-  socket.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString("latin1");
-    let newline = buffered.indexOf("\n");
-    while (newline >= 0) {
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf("\n");
-      waiting?.();
-    }
-  });
-  const request = (text: string | Buffer) =>
-    new Promise<void>((resolve) => {
-      waiting = resolve;
-      socket.write(text);
-    });
-  await request(
-    Buffer.concat([
-      Buffer.from([0xff]),
-      Buffer.from('{"execute":"guest-sync-delimited","arguments":{"id":424242}}'),
-    ]),
-  );
-  return { ping: () => request('{"execute":"guest-ping"}'), close: () => socket.destroy() };
-}
 
 async function echoRelay(
   url: string,
@@ -97,7 +68,7 @@ export async function latency(options: RowOptions): Promise<RowResult> {
     const load = await LoadClient.connect(broker.url, "bench", "ping");
     const loadPatched = await LoadClient.connect(broker.url, "benchnd", "ping");
     const relay = await echoRelay(broker.url);
-    const bare = await bareSocket(agentForBare.socket);
+    const bare = await bareAgentSocket(agentForBare.socket);
     const e2e: number[] = [];
     const e2ePatched: number[] = [];
     const echo: number[] = [];

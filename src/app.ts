@@ -3,13 +3,21 @@ import type { Logger } from "pino";
 import { Policy } from "./commands/policy.js";
 import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
+import type { FleetSources } from "./fleet/scan.js";
+import type { VmDescriptor } from "./fleet/vm.js";
 import { FleetWatcher } from "./fleet/watcher.js";
 import { WorkerMetrics } from "./http/metrics.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
 import { FleetCensus } from "./inventory/census.js";
+import { LibvirtConnection } from "./libvirt/connection.js";
+import { listLibvirtDomains } from "./libvirt/inventory.js";
+import { SharedLibvirtConnection } from "./libvirt/shared-connection.js";
+import { systemSocketExists } from "./libvirt/uri.js";
 import { MqttBus } from "./mqtt/bus.js";
 import { resolveBroker } from "./mqtt/local-broker.js";
 import { Topics } from "./mqtt/topics.js";
+import { parseAddress } from "./qga/address.js";
+import { libvirtLinkOpener } from "./qga/libvirt-link.js";
 import { Worker } from "./worker/worker.js";
 
 export interface AppOptions {
@@ -35,6 +43,7 @@ export class App {
   private embedded: { close(): Promise<void> } | undefined;
   private topics: Topics | undefined;
   private http: HttpServer | undefined;
+  private libvirt: SharedLibvirtConnection | undefined;
 
   constructor(private readonly options: AppOptions) {}
 
@@ -69,6 +78,8 @@ export class App {
     this.bus = bus;
     // Every worker's retained info: read at start (what this one served before), then followed (VMs that move).
     const census = new FleetCensus(bus, topics);
+    const { sources, libvirt } = resolveSources(config, log);
+    this.libvirt = libvirt;
     const metrics =
       config.http.listen !== undefined
         ? new WorkerMetrics({ worker: config.worker.id, config: config.metrics })
@@ -82,6 +93,12 @@ export class App {
       version,
       log: log.child({ component: "worker" }),
       metrics,
+      ...(libvirt
+        ? {
+            linkFor: (vm: VmDescriptor) =>
+              libvirtLinkFor(vm, libvirt, log.child({ component: "libvirt", vm: vm.name })),
+          }
+        : {}),
     });
     this.worker = worker;
     if (metrics && config.http.listen !== undefined) {
@@ -103,9 +120,13 @@ export class App {
     await census.read(CENSUS_WINDOW_MS, true);
 
     const fleet = new FleetWatcher({
-      sources: sourcesOf(config, log),
+      sources,
       rescanMs: config.discovery.rescanSeconds * 1000,
       log: log.child({ component: "fleet" }),
+      // A domain defined, started, stopped or undefined: rescan now rather than at the next period.
+      triggers: libvirt
+        ? [(changed) => libvirt.onDomainEvent((event) => event.kind === "lifecycle" && changed())]
+        : [],
     });
     this.fleet = fleet;
     fleet.onChange((change) => {
@@ -134,6 +155,7 @@ export class App {
   async stop(graceMs = 10_000): Promise<void> {
     this.fleet?.stop();
     await this.worker?.stop(graceMs);
+    await this.libvirt?.close();
     if (this.bus && this.topics) {
       await this.bus.publishRetained(this.topics.bridgeState(), "offline").catch(() => {});
       await this.bus.close();
@@ -143,21 +165,68 @@ export class App {
   }
 }
 
-/** The configured sources; with none at all, the Proxmox preset where Proxmox is, and the default glob. */
-export function sourcesOf(
-  config: Config,
-  log?: Logger,
-): ConstructorParameters<typeof FleetWatcher>[0]["sources"] {
+/**
+ * The configured sources; with none at all, the Proxmox preset where Proxmox is, libvirt where libvirtd's
+ * socket is, and the default glob.
+ */
+export function sourcesOf(config: Config, log?: Logger): FleetSources {
   const { discovery } = config;
-  const configured = config.vms.length > 0 || discovery.globs.length > 0 || discovery.proxmox.enabled;
-  if (configured) return { vms: config.vms, globs: discovery.globs, proxmox: discovery.proxmox };
+  const configured =
+    config.vms.length > 0 ||
+    discovery.globs.length > 0 ||
+    discovery.proxmox.enabled ||
+    discovery.libvirt.enabled;
+  if (configured) {
+    return {
+      vms: config.vms,
+      globs: discovery.globs,
+      proxmox: discovery.proxmox,
+      libvirt: { config: discovery.libvirt },
+    };
+  }
   const proxmox = existsSync(discovery.proxmox.configDir);
-  log?.info({ proxmox, glob: DEFAULT_GLOB }, "no VM source configured: using the defaults");
+  const libvirt = systemSocketExists(discovery.libvirt.uri);
+  log?.info({ proxmox, libvirt, glob: DEFAULT_GLOB }, "no VM source configured: using the defaults");
   return {
     vms: [],
     globs: [{ pattern: DEFAULT_GLOB, groups: [] }],
     proxmox: { ...discovery.proxmox, enabled: proxmox },
+    libvirt: { config: { ...discovery.libvirt, enabled: libvirt } },
   };
+}
+
+/**
+ * The sources with what they need to run: a libvirt connection (shared with the agents' links) when libvirt
+ * discovery is on or a static VM is a `libvirt:<domain>`. The caller closes it.
+ */
+export function resolveSources(
+  config: Config,
+  log?: Logger,
+): { sources: FleetSources; libvirt: SharedLibvirtConnection | undefined } {
+  const sources = sourcesOf(config, log);
+  if (!usesLibvirt(config, sources)) return { sources, libvirt: undefined };
+  const libvirt = new SharedLibvirtConnection({
+    uri: config.discovery.libvirt.uri,
+    ...(log ? { log: log.child({ component: "libvirt" }) } : {}),
+  });
+  if (!sources.libvirt) return { sources, libvirt };
+  const listing = { config: sources.libvirt.config, list: () => listLibvirtDomains(libvirt) };
+  return { sources: { ...sources, libvirt: listing }, libvirt };
+}
+
+/** libvirt is needed for its discovery and for static VMs at `libvirt:<domain>`. */
+function usesLibvirt(config: Config, sources: FleetSources): boolean {
+  return (
+    sources.libvirt?.config.enabled === true ||
+    config.vms.some((vm) => parseAddress(vm.socket).kind === "libvirt")
+  );
+}
+
+/** A libvirt domain's link, on a connection of its own (see libvirtLinkOpener for why). */
+function libvirtLinkFor(vm: VmDescriptor, libvirt: SharedLibvirtConnection, log: Logger) {
+  const address = parseAddress(vm.address);
+  if (address.kind !== "libvirt") return undefined;
+  return libvirtLinkOpener(address.domain, () => LibvirtConnection.open({ uri: libvirt.uri, log }));
 }
 
 function watchedPaths(config: Config): string[] {
@@ -166,5 +235,6 @@ function watchedPaths(config: Config): string[] {
     ...sources.vms.map((vm) => vm.socket),
     ...sources.globs.map((glob) => glob.pattern),
     ...(sources.proxmox.enabled ? [`${sources.proxmox.socketDir}/*.qga`] : []),
+    ...(sources.libvirt?.config.enabled ? [`libvirt domains at ${sources.libvirt.config.uri}`] : []),
   ];
 }

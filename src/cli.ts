@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { App, sourcesOf } from "./app.js";
+import { App, resolveSources } from "./app.js";
 import { runCall, runList, runWatch } from "./caller/commands.js";
 import { EXIT } from "./caller/render.js";
 import { parseTarget } from "./caller/target.js";
@@ -134,7 +134,8 @@ async function run(file: string | undefined, io: CliIo): Promise<number> {
 async function checkConfig(file: string | undefined, io: CliIo): Promise<number> {
   const { config } = await loadConfig(file, io.env);
   const policy = new Policy(config.policy);
-  const found = await scan(sourcesOf(config));
+  const { sources, libvirt } = resolveSources(config);
+  const found = await scan(sources).finally(() => libvirt?.close());
   const problems = [...policy.problems, ...found.problems];
   io.stdout(`configuration: ${file ?? "(none: defaults and environment)"}\n`);
   io.stdout(

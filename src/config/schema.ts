@@ -49,7 +49,10 @@ export type Connection = z.infer<typeof Connection>;
 
 const StaticVm = z.strictObject({
   name: VmName,
-  socket: z.string().min(1).describe("unix socket path, or tcp://host:port"),
+  socket: z
+    .string()
+    .min(1)
+    .describe("unix socket path, tcp://host:port, or libvirt:<domain> (through discovery.libvirt.uri)"),
   groups: z.array(TopicLevel).default([]),
   connection: Connection.optional(),
 });
@@ -70,6 +73,21 @@ const ProxmoxSource = z.strictObject({
   configDir: z.string().default("/etc/pve/qemu-server"),
   groups: z.array(TopicLevel).default(["proxmox"]),
   connection: Connection.default({ linger: 0 }),
+});
+
+const LibvirtSource = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(false)
+    .describe("serve libvirt's domains, through libvirtd (which holds their agent sockets)"),
+  uri: z
+    .string()
+    .regex(/^qemu(\+unix)?:\/\/\/(system|session)(\?socket=\/\S+)?$/, {
+      error: "must be qemu:///system, qemu:///session or qemu+unix:///system?socket=/path",
+    })
+    .default("qemu:///system")
+    .describe("libvirt connection URI (a local libvirtd)"),
+  groups: z.array(TopicLevel).default(["libvirt"]),
 });
 
 const Tls = z.strictObject({
@@ -258,9 +276,15 @@ export const Config = z.strictObject({
     .strictObject({
       globs: z.array(GlobSource).default([]),
       proxmox: ProxmoxSource.default(ProxmoxSource.parse({})),
+      libvirt: LibvirtSource.default(LibvirtSource.parse({})),
       rescanSeconds: z.number().min(0.2).max(3600).default(5),
     })
-    .default({ globs: [], proxmox: ProxmoxSource.parse({}), rescanSeconds: 5 }),
+    .default({
+      globs: [],
+      proxmox: ProxmoxSource.parse({}),
+      libvirt: LibvirtSource.parse({}),
+      rescanSeconds: 5,
+    }),
   policy: Policy.default(Policy.parse({})),
   restrictions: Restrictions.default(Restrictions.parse({})),
   fsfreeze: z
@@ -304,3 +328,4 @@ export type Config = z.infer<typeof Config>;
 export type StaticVm = z.infer<typeof StaticVm>;
 export type GlobSource = z.infer<typeof GlobSource>;
 export type ProxmoxSource = z.infer<typeof ProxmoxSource>;
+export type LibvirtSource = z.infer<typeof LibvirtSource>;

@@ -1,14 +1,16 @@
-import type { GlobSource, ProxmoxSource, StaticVm } from "../config/schema.js";
+import type { GlobSource, LibvirtSource, ProxmoxSource, StaticVm } from "../config/schema.js";
 import { globVms } from "./sources/glob.js";
+import { type ListLibvirtDomains, libvirtVms } from "./sources/libvirt.js";
 import { proxmoxVms } from "./sources/proxmox.js";
 import { staticVms } from "./sources/static.js";
 import { nameProblem, type SourceResult, type VmDescriptor } from "./vm.js";
 
-/** Where VMs come from: the config's `vms`, `discovery.globs` and `discovery.proxmox`. */
+/** Where VMs come from: the config's `vms`, `discovery.globs`, `discovery.proxmox` and `discovery.libvirt`. */
 export interface FleetSources {
   readonly vms: readonly StaticVm[];
   readonly globs: readonly GlobSource[];
   readonly proxmox: ProxmoxSource;
+  readonly libvirt?: { readonly config: LibvirtSource; readonly list?: ListLibvirtDomains };
 }
 
 /**
@@ -19,7 +21,7 @@ export interface FleetSources {
  * - Two VMs with one name (from any two sources) are a problem naming both; the first keeps the name and
  *   the other is not served. "First" is: a VM already served (`previous`) before a newcomer, so a VM that
  *   appears later never takes the topics of one that is running; then the config order: static `vms`,
- *   globs in their order (matches sorted by path), Proxmox VMs by vmid.
+ *   globs in their order (matches sorted by path), Proxmox VMs by vmid, libvirt domains by name.
  * - `previous` is what the caller serves now (empty for the first scan). A glob VM of `previous` whose
  *   socket has gone is kept, so a stopped VM stays on MQTT (offline) instead of vanishing; it yields its
  *   name, without a problem, when another source now has a VM of that name (the VM moved).
@@ -32,6 +34,9 @@ export async function scan(
     staticVms(sources.vms),
     globVms(sources.globs),
     proxmoxVms(sources.proxmox),
+    sources.libvirt
+      ? libvirtVms(sources.libvirt.config, sources.libvirt.list, previous)
+      : { vms: [], problems: [], folders: [] },
   ]);
   const merged = merge(
     results.flatMap((r) => r.vms),

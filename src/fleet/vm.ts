@@ -1,13 +1,13 @@
 import { type Connection, VmName } from "../config/schema.js";
 
 /** Where a VM was found: decides its lifecycle (see watcher.ts). */
-export type VmKind = "static" | "glob" | "proxmox";
+export type VmKind = "static" | "glob" | "proxmox" | "libvirt";
 
 /** One VM this worker serves: everything the agent client and the MQTT side need to know about it. */
 export interface VmDescriptor {
   /** A single MQTT topic level, never `bridge` or `group` (checked with `VmName` before it gets here). */
   readonly name: string;
-  /** The agent socket path, or tcp://host:port for a static entry. */
+  /** The agent socket path, tcp://host:port for a static entry, or libvirt:<domain>. */
   readonly address: string;
   readonly groups: readonly string[];
   readonly connection: Connection;

@@ -14,6 +14,8 @@ export interface FleetWatcherOptions {
   debounceMs?: number;
   /** Replaces scan() in tests. */
   scan?: typeof scan;
+  /** Other signals of change (libvirt's domain events): each subscribes a callback, returns its unsubscribe. */
+  triggers?: ReadonlyArray<(changed: () => void) => () => void>;
 }
 
 /**
@@ -28,7 +30,10 @@ export interface FleetWatcherOptions {
  *   (new name), never `changed`: the name is the VM's topics, so the old ones must be cleared.
  * Name collisions and invalid names: see scan.ts; each problem is logged at error once, when it appears.
  *
- * Rescans are triggered by fs.watch on the folders the sources read (debounced) and every `rescanMs`;
+ * - libvirt: every domain with an agent channel, running or not, until it is undefined (see
+ *   sources/libvirt.ts).
+ * Rescans are triggered by fs.watch on the folders the sources read and by `triggers` (both debounced),
+ * and every `rescanMs`;
  * two scans never overlap: a request during a scan runs one more scan after it.
  */
 export class FleetWatcher {
@@ -42,6 +47,7 @@ export class FleetWatcher {
   private debounce: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
+  private untrigger: Array<() => void> = [];
 
   constructor(private readonly options: FleetWatcherOptions) {}
 
@@ -56,6 +62,7 @@ export class FleetWatcher {
       this.timer = setInterval(() => this.trigger("periodic"), this.options.rescanMs);
       // The worker lives for its MQTT connection; this timer alone must not keep a process alive.
       this.timer.unref();
+      this.untrigger = (this.options.triggers ?? []).map((subscribe) => subscribe(() => this.schedule()));
     }
     return change;
   }
@@ -74,6 +81,7 @@ export class FleetWatcher {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.debounce);
+    for (const stop of this.untrigger.splice(0)) stop();
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
   }
@@ -175,7 +183,7 @@ export class FleetWatcher {
   private schedule(): void {
     if (this.stopped) return;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => this.trigger("file system event"), this.options.debounceMs ?? 100);
+    this.debounce = setTimeout(() => this.trigger("a watched change"), this.options.debounceMs ?? 100);
     this.debounce.unref();
   }
 }

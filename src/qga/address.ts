@@ -1,13 +1,27 @@
 import net from "node:net";
 import { AgentUnavailableError } from "./errors.js";
 
-/** Where an agent listens: the host side of its virtio-serial channel (QEMU `-chardev socket`). */
+/**
+ * Where an agent listens: the host side of its virtio-serial channel (QEMU `-chardev socket`), or a libvirt
+ * domain, whose agent socket libvirtd holds (reached through libvirt's API, see libvirt-link.ts).
+ */
 export type AgentAddress =
   | { readonly kind: "unix"; readonly path: string }
-  | { readonly kind: "tcp"; readonly host: string; readonly port: number };
+  | { readonly kind: "tcp"; readonly host: string; readonly port: number }
+  | { readonly kind: "libvirt"; readonly domain: string };
 
-/** `tcp://host:port` (QEMU's chardev can listen on TCP), anything else is a unix socket path. */
+const LIBVIRT_PREFIX = "libvirt:";
+
+/**
+ * `tcp://host:port` (QEMU's chardev can listen on TCP), `libvirt:<domain name>`, anything else is a unix
+ * socket path.
+ */
 export function parseAddress(text: string): AgentAddress {
+  if (text.startsWith(LIBVIRT_PREFIX)) {
+    const domain = text.slice(LIBVIRT_PREFIX.length);
+    if (domain.length === 0) throw new TypeError(`"${text}" names no libvirt domain (libvirt:<domain name>)`);
+    return { kind: "libvirt", domain };
+  }
   if (!text.startsWith("tcp://")) {
     if (text.length === 0) throw new TypeError("an agent address must not be empty");
     return { kind: "unix", path: text };
@@ -22,14 +36,29 @@ export function parseAddress(text: string): AgentAddress {
 }
 
 export function formatAddress(address: AgentAddress): string {
-  return address.kind === "unix" ? address.path : `tcp://${address.host}:${address.port}`;
+  switch (address.kind) {
+    case "unix":
+      return address.path;
+    case "tcp":
+      return `tcp://${address.host}:${address.port}`;
+    case "libvirt":
+      return `${LIBVIRT_PREFIX}${address.domain}`;
+  }
 }
+
+/** The address of a libvirt domain, as VM descriptors carry it. */
+export function libvirtAddress(domain: string): string {
+  return `${LIBVIRT_PREFIX}${domain}`;
+}
+
+/** An address reached over a socket of our own (not through libvirt). */
+export type SocketAddress = Exclude<AgentAddress, { kind: "libvirt" }>;
 
 /**
  * Opens a socket to the agent. A refused or missing socket fails at once with the OS reason; a peer that
  * never completes the connect fails after `timeoutMs`.
  */
-export function connectSocket(address: AgentAddress, timeoutMs: number): Promise<net.Socket> {
+export function connectSocket(address: SocketAddress, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket =
       address.kind === "unix" ? net.connect({ path: address.path }) : net.connect(address.port, address.host);
@@ -49,7 +78,7 @@ export function connectSocket(address: AgentAddress, timeoutMs: number): Promise
   });
 }
 
-function describeConnectError(address: AgentAddress, err: NodeJS.ErrnoException): string {
+function describeConnectError(address: SocketAddress, err: NodeJS.ErrnoException): string {
   const where = formatAddress(address);
   switch (err.code) {
     case "ENOENT":

@@ -1,10 +1,10 @@
-import { type AgentAddress, connectSocket, formatAddress, parseAddress } from "./address.js";
+import { type AgentAddress, formatAddress, parseAddress } from "./address.js";
 import { Backoff } from "./backoff.js";
 import { CallQueue } from "./call-queue.js";
 import { type AgentCapabilities, capabilitiesFromInfo, unsupportedReason } from "./capabilities.js";
 import type { CommandSpec } from "./catalogue/define.js";
 import { type ArgsOf, type CommandName, catalogue, lookupCommand, type ResultOf } from "./catalogue/index.js";
-import { AgentChannel, type AgentRequest } from "./channel.js";
+import type { AgentRequest } from "./channel.js";
 import {
   AgentReplyError,
   AgentTimeoutError,
@@ -15,7 +15,9 @@ import {
   UnsupportedCommandError,
 } from "./errors.js";
 import { watchGoingDown } from "./going-down.js";
+import type { AgentLink, LinkOpener } from "./link.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { socketLinkOpener } from "./socket-link.js";
 import { describeIssues } from "./validation.js";
 
 /**
@@ -30,8 +32,10 @@ export type ConnectionPolicy =
   | { readonly mode: "linger"; readonly idleMs: number };
 
 export interface GuestAgentOptions {
-  /** A unix socket path, or `tcp://host:port`. */
+  /** A unix socket path, `tcp://host:port`, or `libvirt:<domain>` (then `open` is required). */
   readonly address: string | AgentAddress;
+  /** How to reach the agent; default: a socket of our own to `address`. */
+  readonly open?: LinkOpener;
   readonly policy?: ConnectionPolicy;
   /** Default per-call timeout. */
   readonly timeoutMs?: number;
@@ -77,12 +81,13 @@ const DEFAULTS = {
  */
 export class GuestAgent {
   readonly address: AgentAddress;
-  private readonly options: Required<Omit<GuestAgentOptions, "address" | "log">>;
+  private readonly options: Required<Omit<GuestAgentOptions, "address" | "log" | "open">>;
+  private readonly open: LinkOpener;
   private readonly log: Logger;
   private readonly backoff: Backoff;
   private readonly queue: CallQueue;
-  private channel: AgentChannel | undefined;
-  private connecting: Promise<AgentChannel> | undefined;
+  private channel: AgentLink | undefined;
+  private connecting: Promise<AgentLink> | undefined;
   private profile: { capabilities: AgentCapabilities; until: number } | undefined;
   private stateValue: AgentState = "offline";
   private frozenValue = false;
@@ -110,6 +115,7 @@ export class GuestAgent {
       profileTtlMs: options.profileTtlMs ?? DEFAULTS.profileTtlMs,
     };
     this.log = options.log ?? silentLogger;
+    this.open = options.open ?? defaultOpener(this.address);
     this.backoff = new Backoff(this.options.backoff);
     this.queue = new CallQueue(this.options.maxQueue);
   }
@@ -288,7 +294,7 @@ export class GuestAgent {
     }
   }
 
-  private ensureChannel(): Promise<AgentChannel> {
+  private ensureChannel(): Promise<AgentLink> {
     if (this.channel?.isOpen) return Promise.resolve(this.channel);
     if (this.stopped) return Promise.reject(new AgentUnavailableError("the guest-agent client was stopped"));
     this.connecting ??= this.connect().finally(() => {
@@ -297,12 +303,12 @@ export class GuestAgent {
     return this.connecting;
   }
 
-  private async connect(): Promise<AgentChannel> {
-    let channel: AgentChannel | undefined;
+  private async connect(): Promise<AgentLink> {
+    let channel: AgentLink | undefined;
     try {
-      const socket = await connectSocket(this.address, this.options.connectTimeoutMs);
       const profile = this.profile && this.profile.until > Date.now() ? this.profile.capabilities : undefined;
-      channel = await AgentChannel.open(socket, {
+      channel = await this.open({
+        connectTimeoutMs: this.options.connectTimeoutMs,
         maxReplyBytes: this.options.maxReplyBytes,
         syncTimeoutMs: this.options.syncTimeoutMs,
         maxInFlight: this.options.maxInFlight,
@@ -332,7 +338,7 @@ export class GuestAgent {
     return channel;
   }
 
-  private async learnCapabilities(channel: AgentChannel): Promise<void> {
+  private async learnCapabilities(channel: AgentLink): Promise<void> {
     const timeoutMs = this.options.syncTimeoutMs;
     const raw = await channel.send({ execute: "guest-info" }, { timeoutMs, replies: true });
     const info = catalogue["guest-info"].result.safeParse(raw);
@@ -351,7 +357,7 @@ export class GuestAgent {
     }
   }
 
-  private onChannelClosed(channel: AgentChannel, error: AgentUnavailableError): void {
+  private onChannelClosed(channel: AgentLink, error: AgentUnavailableError): void {
     if (this.channel !== channel) return;
     this.channel = undefined;
     clearTimeout(this.idleTimer);
@@ -426,4 +432,15 @@ export class GuestAgent {
     this.frozenValue = frozen;
     for (const listener of this.frozenListeners) listener(frozen);
   }
+}
+
+/** A socket of our own for socket addresses; a libvirt domain cannot be reached without libvirt's API. */
+function defaultOpener(address: AgentAddress): LinkOpener {
+  if (address.kind !== "libvirt") return socketLinkOpener(address);
+  return () =>
+    Promise.reject(
+      new AgentUnavailableError(
+        `${formatAddress(address)} is a libvirt domain, reached only through libvirt (discovery.libvirt)`,
+      ),
+    );
 }

@@ -9,6 +9,7 @@ import type { PollMetrics } from "../http/metrics.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
 import type { Topics } from "../mqtt/topics.js";
 import { type ConnectionPolicy, GuestAgent } from "../qga/client.js";
+import type { LinkOpener } from "../qga/link.js";
 import { StatusCollector } from "../status/collector.js";
 import { StatusPoller } from "../status/poller.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
@@ -31,6 +32,8 @@ export interface VmRuntimeOptions {
   readonly guest?: GuestSink;
   /** Told of every status snapshot published (Home Assistant discovery follows the guest's entities). */
   readonly onStatus?: (snapshot: StatusSnapshot) => void;
+  /** The way to this VM's agent when it is not a socket of our own (a libvirt domain); unset: the socket. */
+  readonly linkFor?: (descriptor: VmDescriptor) => LinkOpener | undefined;
 }
 
 /**
@@ -53,8 +56,10 @@ export class VmRuntime {
     this.name = descriptor.name;
     this.descriptorValue = descriptor;
     this.log = options.log.child({ vm: descriptor.name });
+    const open = options.linkFor?.(descriptor);
     this.agent = new GuestAgent({
       address: descriptor.address,
+      ...(open ? { open } : {}),
       policy: toConnectionPolicy(descriptor),
       timeoutMs: config.limits.defaultTimeoutSeconds * 1000,
       connectTimeoutMs: config.agent.connectTimeoutMs,

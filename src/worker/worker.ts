@@ -8,6 +8,7 @@ import type { WorkerMetrics } from "../http/metrics.js";
 import type { FleetCensus } from "../inventory/census.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
 import type { Topics } from "../mqtt/topics.js";
+import type { LinkOpener } from "../qga/link.js";
 import { BridgeInfo } from "./bridge-info.js";
 import { VmRuntime } from "./vm-runtime.js";
 
@@ -21,6 +22,8 @@ export interface WorkerOptions {
   readonly log: Logger;
   /** Requests and status polls are counted here when set (the HTTP server's /metrics). */
   readonly metrics?: WorkerMetrics;
+  /** How to reach a VM's agent other than by a socket of our own (libvirt domains); see VmRuntimeOptions. */
+  readonly linkFor?: (descriptor: VmDescriptor) => LinkOpener | undefined;
 }
 
 /** Requests kept while the first fleet is set up; more than a resumed session would plausibly hold. */
@@ -49,7 +52,10 @@ export class Worker {
       restrictions: config.restrictions,
       limits: config.limits,
       log,
-      audit: (vm, record) => this.runtimes.get(vm)?.audit(record),
+      // The audit event and the log line wait until the reply is on the wire: they are not what the
+      // requester waits for (measured: together ~40% of a ping's time in the worker when before it).
+      audit: (vm, record) => options.bus.afterFlush(() => this.runtimes.get(vm)?.audit(record)),
+      defer: (work) => options.bus.afterFlush(work),
       metrics: options.metrics,
     });
     this.info = new BridgeInfo({
@@ -178,6 +184,7 @@ export class Worker {
       log: this.options.log,
       servedElsewhere: (vm) => this.servedElsewhere(vm),
       metrics: this.options.metrics,
+      ...(this.options.linkFor ? { linkFor: this.options.linkFor } : {}),
       ...(this.options.metrics ? { guest: this.options.metrics.guest } : {}),
       onAvailability: () => {
         if (this.announced) this.info.schedule();

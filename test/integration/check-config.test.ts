@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { runCli } from "../helpers/cli.js";
+import { defineLibvirtDomain, skipWithoutLibvirt } from "../helpers/libvirt.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const _run = promisify(execFile);
@@ -23,7 +24,7 @@ after(async () => {
 /** The CLI as a user runs it; resolves with its exit code and output. */
 const cli = runCli;
 
-test("every example in config/ passes check-config", async () => {
+test("every example in config/ passes check-config", async (t) => {
   const examples = (await readdir(path.join(root, "config"))).filter((f) => f.endsWith(".yaml"));
   assert.ok(examples.length >= 3);
   // A Proxmox node's layout, for the Proxmox example: its folders come from the environment.
@@ -37,10 +38,18 @@ test("every example in config/ passes check-config", async () => {
     QGA_MQTT_DISCOVERY_PROXMOX_CONFIG_DIR: pve,
     QGA_MQTT_DISCOVERY_PROXMOX_SOCKET_DIR: pve,
   };
+  // The libvirt example asks libvirtd: one defined domain (not started) with the agent channel is listed.
+  let domain: string | undefined;
+  if (examples.includes("libvirt.yaml") && !skipWithoutLibvirt()) {
+    domain = await defineLibvirtDomain(t, "check");
+  }
   for (const example of examples) {
     const result = await cli(["check-config", "--config", `config/${example}`], env);
     assert.equal(result.code, 0, `${example}: ${result.stderr}`);
     assert.match(result.stdout, /configuration is valid/);
+    if (example === "libvirt.yaml" && domain) {
+      assert.match(result.stdout, new RegExp(`${domain}\tlibvirt:${domain}\tgroups: libvirt`));
+    }
     if (example === "proxmox.yaml") {
       assert.match(result.stdout, /web1\t.*101\.qga\tgroups: proxmox\tlinger 0 ms/);
       assert.doesNotMatch(result.stdout, /noagent/);

@@ -1,0 +1,244 @@
+import type { DomainEvent, DomainRef, LibvirtConnection } from "../libvirt/index.js";
+import { ErrorNumber, LibvirtError } from "../libvirt/index.js";
+import type { AgentRequest, SendOptions } from "./channel.js";
+import { AgentReplyError, AgentTimeoutError, AgentUnavailableError, type QgaError } from "./errors.js";
+import type { AgentLink, LinkOpener, LinkOptions } from "./link.js";
+import { parseReplyLine } from "./reply.js";
+
+/** What a link uses of a libvirt connection. */
+export type LibvirtAgentApi = Pick<
+  LibvirtConnection,
+  | "isOpen"
+  | "lookupDomain"
+  | "agentCommand"
+  | "shutdownWithAgent"
+  | "rebootWithAgent"
+  | "onDomainEvent"
+  | "onClose"
+  | "close"
+>;
+
+/**
+ * Links to a libvirt domain's agent. libvirtd holds the agent socket for the VM's life and syncs with
+ * the agent itself, so each command goes through virDomainQemuAgentCommand; guest-shutdown uses libvirt's
+ * own shutdown and reboot, which wait for QEMU's SHUTDOWN/RESET event.
+ *
+ * Each link has a connection of its own: libvirtd serves at most 5 calls of one client at a time
+ * (max_client_requests) and stops reading its socket beyond that, so on a shared connection five hung
+ * agents would stall every VM. A connection costs a socket and ~10 ms to open.
+ */
+export function libvirtLinkOpener(domain: string, connect: () => Promise<LibvirtAgentApi>): LinkOpener {
+  return async (options) => {
+    let connection: LibvirtAgentApi | undefined;
+    let ref: DomainRef;
+    try {
+      connection = await connect();
+      ref = await connection.lookupDomain(domain);
+    } catch (error) {
+      await connection?.close();
+      throw toQgaError(error, "guest-info", domain);
+    }
+    if (ref.id < 0) {
+      await connection.close();
+      throw new AgentUnavailableError(`the libvirt domain ${domain} is not running`);
+    }
+    return new LibvirtLink(connection, ref, options);
+  };
+}
+
+/**
+ * libvirt runs one agent command of a domain at a time (its agent job) and does not echo our ids: one
+ * request in flight per link. A call whose caller gave up (our timeout) is no longer counted, so the next
+ * one goes to libvirt, which holds it until the earlier command ends or libvirt's own timeout.
+ */
+class LibvirtLink implements AgentLink {
+  readonly supportsIds = false;
+  readonly capacity = 1;
+  readonly syncing = false;
+  private waiting = 0;
+  private closedError: AgentUnavailableError | undefined;
+  private readonly closeListeners: Array<(error: AgentUnavailableError) => void> = [];
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly connection: LibvirtAgentApi,
+    private readonly domain: DomainRef,
+    private readonly options: LinkOptions,
+  ) {
+    this.unsubscribe.push(
+      connection.onDomainEvent((event) => this.onDomainEvent(event)),
+      connection.onClose((error) =>
+        this.shutdown(new AgentUnavailableError(`lost the connection to libvirtd: ${error.message}`)),
+      ),
+    );
+  }
+
+  get inFlight(): number {
+    return this.waiting;
+  }
+
+  get isOpen(): boolean {
+    return this.closedError === undefined && this.connection.isOpen;
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  onClose(listener: (error: AgentUnavailableError) => void): void {
+    if (this.closedError) listener(this.closedError);
+    else this.closeListeners.push(listener);
+  }
+
+  close(): void {
+    this.shutdown(new AgentUnavailableError("the link to the agent through libvirt was closed"));
+  }
+
+  send(request: AgentRequest, options: SendOptions): Promise<unknown> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    this.waiting++;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AgentTimeoutError(
+              `${request.execute}: no answer through libvirt within ${options.timeoutMs} ms`,
+            ),
+          ),
+        options.timeoutMs,
+      );
+    });
+    const work = this.dispatch(request, options).catch((error: unknown) => {
+      throw this.failure(error, request.execute);
+    });
+    return Promise.race([work, expired]).finally(() => {
+      clearTimeout(timer);
+      this.waiting--;
+    });
+  }
+
+  private async dispatch(request: AgentRequest, options: SendOptions): Promise<unknown> {
+    if (request.execute === "guest-shutdown") {
+      const mode = request.arguments?.mode ?? "powerdown";
+      // libvirt's own calls wait for QEMU's SHUTDOWN / RESET event: "accepted" is then known, not guessed.
+      if (mode === "powerdown") return this.connection.shutdownWithAgent(this.domain).then(() => undefined);
+      if (mode === "reboot") return this.connection.rebootWithAgent(this.domain).then(() => undefined);
+    }
+    const command = JSON.stringify(
+      request.arguments && Object.keys(request.arguments).length > 0
+        ? { execute: request.execute, arguments: request.arguments }
+        : { execute: request.execute },
+    );
+    const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+    if (!options.replies) return this.sendWithoutReply(command, seconds);
+    const text = await this.connection.agentCommand(this.domain, command, seconds);
+    return this.parseReply(text, request.execute);
+  }
+
+  /**
+   * A command that answers nothing on success (guest-shutdown halt, guest-suspend-*): an error reply is
+   * a refusal; the agent going away, or no answer at all, is the command taking effect. libvirt offers no
+   * sync after the command to tell that apart from an agent that hangs (its own APIs wait for an event).
+   */
+  private async sendWithoutReply(command: string, seconds: number): Promise<undefined> {
+    try {
+      const text = await this.connection.agentCommand(this.domain, command, Math.min(seconds, 10));
+      this.parseReply(text, "command");
+    } catch (error) {
+      if (!(error instanceof LibvirtError)) throw error;
+      const gone = /disappeared/i.test(error.message);
+      const unanswered =
+        error.code === ErrorNumber.AGENT_COMMAND_TIMEOUT || /not available for now/.test(error.message);
+      if (!gone && !unanswered) throw error;
+    }
+    return undefined;
+  }
+
+  private parseReply(text: string, command: string): unknown {
+    if (Buffer.byteLength(text) > this.options.maxReplyBytes) {
+      throw new AgentReplyError(
+        "ReplyTooLarge",
+        `the reply to ${command} is larger than ${this.options.maxReplyBytes} bytes`,
+      );
+    }
+    const line = parseReplyLine(Buffer.from(text));
+    if (line.kind === "return") return line.value;
+    if (line.kind === "error") throw new AgentReplyError(line.errorClass, line.desc);
+    throw new AgentReplyError(
+      "InvalidReply",
+      `libvirt returned an unreadable reply to ${command}: ${line.preview}`,
+    );
+  }
+
+  /** Maps a failure; a failure that says the agent or domain is gone closes the link (the VM goes offline). */
+  private failure(error: unknown, command: string): QgaError {
+    const mapped = toQgaError(error, command, this.domain.name);
+    if (mapped instanceof AgentUnavailableError) this.shutdown(mapped);
+    return mapped;
+  }
+
+  private onDomainEvent(event: DomainEvent): void {
+    if (event.domain.uuid !== this.domain.uuid) return;
+    if (event.kind === "agent" && event.state === "disconnected") {
+      this.shutdown(
+        new AgentUnavailableError(
+          "the guest agent disconnected (the guest rebooted or stopped, or qemu-ga exited)",
+        ),
+      );
+    } else if (event.kind === "lifecycle" && (event.event === "stopped" || event.event === "undefined")) {
+      this.shutdown(new AgentUnavailableError(`the libvirt domain ${this.domain.name} stopped`));
+    }
+  }
+
+  private shutdown(error: AgentUnavailableError): void {
+    if (this.closedError) return;
+    this.closedError = error;
+    for (const stop of this.unsubscribe) stop();
+    this.connection.close().catch(() => undefined);
+    for (const listener of this.closeListeners.splice(0)) listener(error);
+  }
+}
+
+/**
+ * libvirt's errors in the client's terms. An agent error comes back as libvirt's INTERNAL_ERROR with the
+ * agent's `desc` in the message and its class dropped: the class is recovered where the text says it.
+ */
+export function toQgaError(error: unknown, command: string, domain: string): QgaError {
+  if (!(error instanceof LibvirtError)) {
+    if (
+      error instanceof AgentTimeoutError ||
+      error instanceof AgentReplyError ||
+      error instanceof AgentUnavailableError
+    )
+      return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new AgentUnavailableError(`libvirt: ${message}`, { cause: error });
+  }
+  switch (error.code) {
+    case ErrorNumber.NO_DOMAIN:
+      return new AgentUnavailableError(`libvirt has no domain named ${domain}`, { cause: error });
+    case ErrorNumber.AGENT_UNRESPONSIVE:
+      // libvirt 9.0 reports an agent that took longer than the call's timeout this way too.
+      if (/not available for now/.test(error.message))
+        return new AgentTimeoutError(`${command}: ${error.message}`, { cause: error });
+      return new AgentUnavailableError(error.message, { cause: error });
+    case ErrorNumber.OPERATION_INVALID:
+    case ErrorNumber.AGENT_UNSYNCED:
+      return new AgentUnavailableError(error.message, { cause: error });
+    case ErrorNumber.AGENT_COMMAND_TIMEOUT:
+    case ErrorNumber.OPERATION_TIMEOUT:
+      return new AgentTimeoutError(`${command}: ${error.message}`, { cause: error });
+    default: {
+      const agent = /unable to execute QEMU agent command '[^']*': ([\s\S]*)$/.exec(error.message);
+      if (agent?.[1] !== undefined)
+        return new AgentReplyError(agentClass(agent[1]), agent[1], { cause: error });
+      return new AgentReplyError("LibvirtError", error.message, { cause: error });
+    }
+  }
+}
+
+function agentClass(desc: string): string {
+  // qemu-ga answers both a missing and a disabled command with class CommandNotFound.
+  return /has not been found|has been disabled/.test(desc) ? "CommandNotFound" : "GenericError";
+}

@@ -1,0 +1,38 @@
+import type { AgentRequest, SendOptions } from "./channel.js";
+import type { AgentUnavailableError } from "./errors.js";
+import type { Logger } from "./logger.js";
+
+/**
+ * One open way to the agent, past its handshake: what GuestAgent drives. Two kinds exist: the socket
+ * channel (AgentChannel: our own framing, sync and ids) and libvirt (LibvirtLink: libvirtd holds the
+ * socket and does the sync; we send through its API).
+ */
+export interface AgentLink {
+  /** Whether replies carry our ids (so requests may overlap and late replies are told apart). */
+  readonly supportsIds: boolean;
+  /** How many requests may be in flight at once. */
+  readonly capacity: number;
+  readonly inFlight: number;
+  readonly isOpen: boolean;
+  /** True while the link recovers: send only after `ready()` resolves. */
+  readonly syncing: boolean;
+  /** Resolves with the command's `return` value (undefined for a command without reply it accepted). */
+  send(request: AgentRequest, options: SendOptions): Promise<unknown>;
+  ready(): Promise<void>;
+  onClose(listener: (error: AgentUnavailableError) => void): void;
+  close(): void;
+}
+
+/** What opening a link needs to know, whatever the transport. */
+export interface LinkOptions {
+  readonly connectTimeoutMs: number;
+  readonly maxReplyBytes: number;
+  readonly syncTimeoutMs: number;
+  readonly maxInFlight: number;
+  /** What an earlier link to the same agent found; skips the id probe. */
+  readonly assumeIds?: boolean;
+  readonly log: Logger;
+}
+
+/** Opens a link, or fails with AgentUnavailableError saying why in words. */
+export type LinkOpener = (options: LinkOptions) => Promise<AgentLink>;

@@ -1,0 +1,17 @@
+import { connectSocket, type SocketAddress } from "./address.js";
+import { AgentChannel } from "./channel.js";
+import type { LinkOpener } from "./link.js";
+
+/** Links over a socket of our own: connect, then the channel's handshake (sync, id probe). */
+export function socketLinkOpener(address: SocketAddress): LinkOpener {
+  return async (options) => {
+    const socket = await connectSocket(address, options.connectTimeoutMs);
+    return AgentChannel.open(socket, {
+      maxReplyBytes: options.maxReplyBytes,
+      syncTimeoutMs: options.syncTimeoutMs,
+      maxInFlight: options.maxInFlight,
+      log: options.log,
+      ...(options.assumeIds !== undefined ? { assumeIds: options.assumeIds } : {}),
+    });
+  };
+}

@@ -17,7 +17,18 @@ const distMain = path.join(root, "dist/src/main.js");
 export const usingDist = existsSync(distMain);
 export const runtimeNote = usingDist ? "node dist/src/main.js (built)" : "node --import tsx src/main.ts";
 
-export function cliArgv(): string[] {
+/** Node flags for every worker the bench spawns (run.ts's `--cpu-prof DIR` adds the profiler's). */
+export const workerNodeFlags: string[] = [];
+
+/**
+ * run.ts's `--worker-main FILE`: the workers run this built main.js instead of dist/ (e.g. a copy of dist/
+ * made before a change); `--baseline FILE`: the latency row runs a second worker from it, in the same
+ * alternating blocks, instead of its TCP_NODELAY control, for a before/after within one run.
+ */
+export const workerBuilds: { main?: string; baseline?: string } = {};
+
+export function cliArgv(main = workerBuilds.main): string[] {
+  if (main) return [path.resolve(main)];
   return usingDist ? [distMain] : ["--import", "tsx", path.join(root, "src/main.ts")];
 }
 
@@ -46,14 +57,19 @@ export async function spawnWorker(
   name: string,
   config: Record<string, unknown>,
   nodeFlags: readonly string[] = [],
+  main?: string,
 ): Promise<BenchWorker> {
   const file = path.join(dir, `${name}.yaml`);
   await writeFile(file, stringify(config));
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, ...cliArgv(), "run", "--config", file], {
-    cwd: dir,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...workerNodeFlags, ...nodeFlags, ...cliArgv(main), "run", "--config", file],
+    {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-2000);

@@ -1,27 +1,58 @@
 /**
  * `npm run bench [-- --quick]`: every row in one run on this machine; writes BENCHMARKS.md and
  * bench/results/latest.json. A row that fails is left out of the table with the reason.
+ *
+ * `--only latency,throughput`: just those rows, written to bench/results/only-<rows>.json (latest.json and
+ * BENCHMARKS.md are left alone). `--cpu-prof DIR`: every worker the rows start runs with
+ * `node --cpu-prof --cpu-prof-dir=DIR` (summarise with `npx tsx bench/profile-summary.ts DIR/*.cpuprofile`);
+ * `--worker-flag=--import=FILE` (repeatable): any other node flag for them, e.g. an instrumenting preload.
+ * `--worker-main FILE` / `--baseline FILE`: another build of the worker, see bench/lib.ts workerBuilds.
  */
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { root, runtimeNote } from "./lib.js";
+import { root, runtimeNote, workerBuilds, workerNodeFlags } from "./lib.js";
 import { fleetQuery } from "./rows/fleet-query.js";
 import { latency } from "./rows/latency.js";
+import { libvirtPing } from "./rows/libvirt.js";
 import { idleCost, startup } from "./rows/status-cost.js";
 import { throughput } from "./rows/throughput.js";
 import type { RowOptions, RowResult } from "./rows/types.js";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    "cpu-prof": { type: "string" },
+    "worker-flag": { type: "string", multiple: true },
+    "worker-main": { type: "string" },
+    baseline: { type: "string" },
+  },
+});
 const options: RowOptions = { quick: values.quick ?? false };
-const rows: Array<[string, (o: RowOptions) => Promise<RowResult>]> = [
+const profileDir = values["cpu-prof"];
+if (profileDir) workerNodeFlags.push("--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`);
+workerNodeFlags.push(...(values["worker-flag"] ?? []));
+if (values["worker-main"]) workerBuilds.main = values["worker-main"];
+if (values.baseline) workerBuilds.baseline = values.baseline;
+const allRows: Array<[string, (o: RowOptions) => Promise<RowResult>]> = [
   ["latency", latency],
   ["throughput", throughput],
   ["fleet-query", fleetQuery],
   ["idle-cost", idleCost],
   ["startup", startup],
+  ["libvirt", libvirtPing],
 ];
+const only = values.only?.split(",").map((id) => id.trim());
+const unknown = only?.filter((id) => !allRows.some(([name]) => name === id)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(
+    `bench: no row ${unknown.join(", ")} (rows: ${allRows.map(([id]) => id).join(", ")})\n`,
+  );
+  process.exit(2);
+}
+const rows = only ? allRows.filter(([id]) => only.includes(id)) : allRows;
 const results: RowResult[] = [];
 const leftOut: Array<{ id: string; reason: string }> = [];
 const began = Date.now();
@@ -39,21 +70,33 @@ for (const [id, row] of rows) {
   }
 }
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const runtime = workerBuilds.main ? `node ${workerBuilds.main}` : runtimeNote;
 const json = {
   date: new Date().toISOString(),
   quick: options.quick,
   machine,
-  runtime: runtimeNote,
+  runtime,
   seconds: Math.round((Date.now() - began) / 1000),
   rows: results,
   leftOut,
 };
+if (only) {
+  // A partial run never replaces the full run's figures.
+  const file = path.join(root, `bench/results/only-${only.join("-")}.json`);
+  await writeFile(file, `${JSON.stringify({ ...json, only }, null, 2)}\n`);
+  for (const r of results) {
+    process.stderr.write(`\n${r.title}: ${r.pass}\n`);
+    for (const [what, figure, ratio] of r.table) process.stderr.write(`  ${what}: ${figure} ${ratio}\n`);
+  }
+  process.stderr.write(`bench: wrote ${path.relative(root, file)} in ${json.seconds} s\n`);
+  process.exit(0);
+}
 await writeFile(path.join(root, "bench/results/latest.json"), `${JSON.stringify(json, null, 2)}\n`);
 const verdict = (pass: boolean | null) => (pass === null ? "–" : pass ? "pass" : "**fail**");
 const md = [
   "# Benchmarks",
   "",
-  `Measured by \`npm run bench${options.quick ? " -- --quick" : ""}\` on ${json.date.slice(0, 10)}, every row in one run (${json.seconds} s) on ${machine}; the worker ran as ${runtimeNote}. Broker: mosquitto with \`set_tcp_nodelay true\`. Ratios hold better than the absolute figures on a shared machine. Raw figures: [bench/results/latest.json](bench/results/latest.json).`,
+  `Measured by \`npm run bench${options.quick ? " -- --quick" : ""}\` on ${json.date.slice(0, 10)}, every row in one run (${json.seconds} s) on ${machine}; the worker ran as ${runtime}. Broker: mosquitto with \`set_tcp_nodelay true\`. Ratios hold better than the absolute figures on a shared machine. Raw figures: [bench/results/latest.json](bench/results/latest.json).`,
   "",
   "| row | goal | result |",
   "|---|---|---|",

@@ -5,6 +5,7 @@
  * The worker holds its agent's socket and qemu-ga serves one client at a time, so the bare socket talks to
  * a second qemu-ga of the same binary. The three are measured in alternating blocks.
  */
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -12,17 +13,24 @@ import { performance } from "node:perf_hooks";
 import mqtt from "mqtt";
 import { startRealAgent } from "../../test/helpers/qemu-ga.js";
 import { bareAgentSocket } from "../bare-agent.js";
-import { LoadClient, noDelay, root, spawnWorker, startBenchBroker } from "../lib.js";
+import { LoadClient, noDelay, root, spawnWorker, startBenchBroker, workerBuilds } from "../lib.js";
 import { fmt, summarize } from "../stats.js";
 import type { RowOptions, RowResult } from "./types.js";
 
+/**
+ * The relay runs in a process of its own, as the worker does: the floor then has the same processes to
+ * wake as the end-to-end path (client, broker, relay), not a relay sharing the client's event loop.
+ */
 async function echoRelay(
   url: string,
 ): Promise<{ roundTrip: () => Promise<void>; close: () => Promise<void> }> {
-  const relay = await mqtt.connectAsync(url, { protocolVersion: 5 });
-  noDelay(relay);
-  await relay.subscribeAsync("echo/cmd/ping", { qos: 1 });
-  relay.on("message", (_topic, payload) => relay.publish("echo/reply/ping", payload, { qos: 1 }));
+  const child = spawn(process.execPath, [path.join(root, "bench/echo-relay.mjs"), url], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`the echo relay exited with ${code}`)));
+    child.stdout.once("data", () => resolve());
+  });
   const client = await mqtt.connectAsync(url, { protocolVersion: 5 });
   noDelay(client);
   await client.subscribeAsync("echo/reply/ping", { qos: 1 });
@@ -37,7 +45,8 @@ async function echoRelay(
       }),
     close: async () => {
       await client.endAsync(true);
-      await relay.endAsync(true);
+      child.removeAllListeners("exit");
+      child.kill("SIGTERM");
     },
   };
 }
@@ -58,10 +67,14 @@ export async function latency(options: RowOptions): Promise<RowResult> {
     status: { intervalSeconds: 3600 },
   });
   const worker = await spawnWorker(dir, "latency", config("bench", agentForWorker.socket));
-  const patched = await spawnWorker(dir, "latency-nodelay", config("benchnd", agentForPatched.socket), [
-    "--import",
-    path.join(root, "bench/nodelay-preload.mjs"),
-  ]);
+  // The second worker: the TCP_NODELAY control, or with `--baseline FILE` another build (before/after).
+  const baseline = workerBuilds.baseline;
+  const patched = baseline
+    ? await spawnWorker(dir, "latency-baseline", config("benchnd", agentForPatched.socket), [], baseline)
+    : await spawnWorker(dir, "latency-nodelay", config("benchnd", agentForPatched.socket), [
+        "--import",
+        path.join(root, "bench/nodelay-preload.mjs"),
+      ]);
   try {
     await worker.ready;
     await patched.ready;
@@ -136,7 +149,9 @@ export async function latency(options: RowOptions): Promise<RowResult> {
           `**${ratioMedian.toFixed(2)}× (p99 ${ratioP99.toFixed(2)}×)** of the floor`,
         ],
         [
-          "the same, worker with TCP_NODELAY on its broker socket (bench/nodelay-preload.mjs)",
+          baseline
+            ? `the same, baseline build (${baseline})`
+            : "the same, worker with TCP_NODELAY on its broker socket (bench/nodelay-preload.mjs)",
           `${fmt(p.median)} (p99 ${fmt(p.p99)})`,
           `${patchedMedian.toFixed(2)}× (p99 ${patchedP99.toFixed(2)}×) of the floor`,
         ],

@@ -7,7 +7,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { LoadClient, sleep, spawnWorker, startBenchBroker, startFakeFleet } from "../lib.js";
+import {
+  LoadClient,
+  procReading,
+  sleep,
+  spawnWorker,
+  startBenchBroker,
+  startFakeFleet,
+  workerBuilds,
+} from "../lib.js";
 import { fmt, summarize } from "../stats.js";
 import type { RowOptions, RowResult } from "./types.js";
 
@@ -59,7 +67,96 @@ async function openLoop(load: LoadClient, rate: number, seconds: number): Promis
   return (await Promise.all(latencies)).filter((ms) => !Number.isNaN(ms));
 }
 
+/**
+ * With `--baseline FILE` (see bench/lib.ts workerBuilds): the two builds take turns on the same broker
+ * and fleet, `rounds` times each, so a noisy neighbour hits both alike; reports both rates.
+ */
+async function throughputAB(options: RowOptions, baseline: string): Promise<RowResult> {
+  const seconds = options.quick ? 3 : 6;
+  const rounds = options.quick ? 3 : 5;
+  const window = 500;
+  const dir = await mkdtemp(path.join(os.tmpdir(), "qga-bench-tput-ab-"));
+  const broker = await startBenchBroker();
+  const fleet = await startFakeFleet(dir, VMS);
+  const rates: Record<"build" | "baseline", number[]> = { build: [], baseline: [] };
+  const cpu: Record<"build" | "baseline", number[]> = { build: [], baseline: [] };
+  let failures = 0;
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const which of ["baseline", "build"] as const) {
+        const worker = await spawnWorker(
+          dir,
+          `tput-${which}`,
+          {
+            worker: { id: "bench-throughput" },
+            mqtt: { url: broker.url, baseTopic: "bench" },
+            vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
+            log: { level: "warn" },
+          },
+          [],
+          which === "baseline" ? baseline : undefined,
+        );
+        try {
+          await worker.ready;
+          const load = await LoadClient.connect(broker.url, "bench", "ping");
+          await closedLoop(load, window, 1);
+          load.failures = 0;
+          load.lost = 0;
+          const cpuBefore = procReading(worker.pid).cpuSeconds;
+          const { rate, completed } = await closedLoop(load, window, seconds);
+          const cpuUs = ((procReading(worker.pid).cpuSeconds - cpuBefore) * 1e6) / completed;
+          failures += load.failures + load.lost;
+          rates[which].push(rate);
+          cpu[which].push(cpuUs);
+          process.stderr.write(
+            `  round ${round + 1} ${which}: ${Math.round(rate)}/s, worker CPU ${cpuUs.toFixed(0)} µs/request\n`,
+          );
+          await load.close();
+        } finally {
+          await worker.stop();
+        }
+      }
+    }
+  } finally {
+    await fleet.stop();
+    await broker.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const build = median(rates.build);
+  const base = median(rates.baseline);
+  const buildCpu = median(cpu.build);
+  const baseCpu = median(cpu.baseline);
+  const fmtRates = (xs: number[]) => xs.map((x) => Math.round(x).toLocaleString("en")).join(", ");
+  return {
+    id: "throughput",
+    title: "2. throughput through one worker, 1,000 fake agents (build vs baseline)",
+    goal: `${GOAL.toLocaleString("en")} requests/s at saturation, every reply checked`,
+    pass: build >= GOAL && failures === 0,
+    figures: {
+      buildMedianPerSecond: build,
+      baselineMedianPerSecond: base,
+      ratio: build / base,
+      buildCpuUsPerRequest: buildCpu,
+      baselineCpuUsPerRequest: baseCpu,
+      failures,
+    },
+    table: [
+      [
+        `build, ${rounds} rounds of ${seconds} s`,
+        `median ${Math.round(build)}/s (${fmtRates(rates.build)})`,
+        `**${(build / base).toFixed(2)}× the baseline**, ${(build / GOAL).toFixed(2)}× the goal`,
+      ],
+      [`baseline ${baseline}`, `median ${Math.round(base)}/s (${fmtRates(rates.baseline)})`, ""],
+    ],
+    notes: [
+      `Worker CPU (utime+stime) per request, median: build ${buildCpu.toFixed(0)} µs, baseline ${baseCpu.toFixed(0)} µs (${(buildCpu / baseCpu).toFixed(2)}×). ${failures} bad or lost replies in all.`,
+    ],
+  };
+}
+
 export async function throughput(options: RowOptions): Promise<RowResult> {
+  if (workerBuilds.baseline) return throughputAB(options, workerBuilds.baseline);
   const seconds = options.quick ? 4 : 10;
   const window = 500; // under mosquitto's max_queued_messages (1000): more in flight and the broker drops QoS 1 messages
   const dir = await mkdtemp(path.join(os.tmpdir(), "qga-bench-tput-"));

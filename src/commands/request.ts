@@ -10,6 +10,9 @@ export const Request = z.strictObject({
 });
 export type Request = z.infer<typeof Request>;
 
+/** Strict: invalid UTF-8 throws. Without `stream`, decode() keeps no state between calls. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 export interface RequestLimits {
   readonly maxPayloadBytes: number;
   readonly maxDepth: number;
@@ -27,11 +30,13 @@ export function parseRequest(payload: Buffer, limits: RequestLimits): Request {
       `the payload is ${payload.length} bytes, over the limit of ${limits.maxPayloadBytes} (limits.maxPayloadBytes)`,
     );
   }
-  if (payload.length === 0 || payload.toString("utf8").trim() === "") return {};
-  const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  if (payload.length === 0) return {};
   let json: unknown;
   try {
-    json = JSON.parse(text.decode(payload));
+    // An empty (or blank) payload is an empty request; JSON.parse would throw on it.
+    const text = UTF8.decode(payload);
+    if (text.trim() === "") return {};
+    json = JSON.parse(text);
   } catch (error) {
     const why =
       error instanceof TypeError ? "it is not valid UTF-8" : `it is not JSON (${(error as Error).message})`;

@@ -63,6 +63,11 @@ export interface RunnerOptions {
   readonly log: Logger;
   /** Told of every reply (requests by command and outcome, latency); unset: no metrics. */
   readonly metrics?: CommandMetrics;
+  /**
+   * Runs the "command done" log line: the worker passes the bus's afterFlush, so that writing the line
+   * does not delay the reply; unset: at once.
+   */
+  readonly defer?: (work: () => void) => void;
 }
 
 /** Codes that prove nothing reached the guest: such a reply is not remembered, so a retry with the id runs. */
@@ -173,7 +178,9 @@ export class CommandRunner {
     }
     const outcome = reply.ok ? "ok" : (reply.error?.code ?? "internal");
     if (reply.ok || !NOT_EXECUTED.has(outcome)) {
-      target.log.info({ command: incoming.command, id: request.id, outcome, ms: reply.ms }, "command done");
+      const done = { command: incoming.command, id: request.id, outcome, ms: reply.ms };
+      if (this.options.defer) this.options.defer(() => target.log.info(done, "command done"));
+      else target.log.info(done, "command done");
       this.options.audit(target.vm, {
         event: "command",
         ...(request.id !== undefined ? { id: request.id } : {}),

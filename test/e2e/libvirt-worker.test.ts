@@ -146,6 +146,34 @@ describe("a libvirt host", { skip, concurrency: true }, () => {
     assert.equal(host["host-name"], "ops");
   });
 
+  test("exec-status and set-password through libvirt", async () => {
+    const id = `lv${++counter}`;
+    const late = client.upcoming(`${base}/${ops.name}/reply/exec`, (m) => client.json(m).id === id, 60_000);
+    await client.publish(
+      `${base}/${ops.name}/cmd/exec`,
+      JSON.stringify({ id, timeout: 0.5, args: { path: "/bin/sh", args: ["-c", "sleep 1.5; echo late"] } }),
+    );
+    const running = client.json(await late);
+    const error = running.error as { code: string; pid: number };
+    assert.equal(error.code, "timeout", JSON.stringify(running));
+    let status: Record<string, unknown> = {};
+    await waitUntil("the program did not finish", 30_000, async () => {
+      status = (await ok(ops.name, "exec-status", { pid: error.pid })) as Record<string, unknown>;
+      return status.exited === true;
+    });
+    assert.equal(status.stdout, "late\n");
+
+    const shadow = async () =>
+      ((await ok(ops.name, "read-file", { path: "/etc/shadow" })) as { content: string }).content
+        .split("\n")
+        .find((line) => line.startsWith("test:"));
+    assert.equal(await shadow(), "test:!:19000:0:99999:7:::");
+    assert.deepEqual(await ok(ops.name, "set-password", { user: "test", password: "through-libvirt" }), {
+      user: "test",
+    });
+    assert.match((await shadow()) ?? "", /^test:\$6\$/);
+  });
+
   test("the agent's own error keeps its description; a missing file is agent_error", async () => {
     const reply = await request(ops.name, "read-file", { path: "/no/such/file" });
     assert.equal(reply.ok, false);
@@ -180,5 +208,12 @@ describe("a libvirt domain's life", { skip }, () => {
     const cleared = client.next(`${base}/${power.name}/availability`, (m) => m.payload.length === 0, 30_000);
     await virsh(["undefine", power.name]);
     await cleared;
+  });
+
+  test("halt: the agent goes away (offline) while QEMU, and so the domain, keeps running", async () => {
+    const from = client.messages.length;
+    assert.deepEqual(await ok(ops.name, "halt"), { accepted: true, mode: "halt" });
+    await availability(ops.name, "offline", from);
+    assert.match(await virsh(["domstate", ops.name]), /running/);
   });
 });

@@ -1,13 +1,27 @@
-// The floor's MQTT half, in a process of its own as the worker is: subscribes to echo/cmd/ping and
-// republishes each payload, untouched, to echo/reply/ping (QoS 1, MQTT 5, TCP_NODELAY: the worker's
+// A bare relay, in a process of its own as the worker is (QoS 1, MQTT 5, TCP_NODELAY: the worker's
 // settings). Plain JavaScript, so that no loader stands between it and MQTT.js. Prints "ready" once
-// subscribed. Usage: node bench/echo-relay.mjs mqtt://127.0.0.1:PORT
+// subscribed.
+//   node bench/echo-relay.mjs URL          echo/cmd/ping -> echo/reply/ping, the payload untouched (the
+//                                          latency floor's MQTT half)
+//   node bench/echo-relay.mjs URL BASE     BASE/<vm>/cmd/ping -> BASE/<vm>/reply/ping with the smallest reply
+//                                          the load generator accepts ({"id","vm","ok":true}): the ceiling
+//                                          of the broker and load generator, with no worker and no agent
 import net from "node:net";
 import mqtt from "mqtt";
 
-const relay = await mqtt.connectAsync(process.argv[2], { protocolVersion: 5 });
+const [url, base] = process.argv.slice(2);
+const relay = await mqtt.connectAsync(url, { protocolVersion: 5 });
 if (relay.stream instanceof net.Socket) relay.stream.setNoDelay(true);
-await relay.subscribeAsync("echo/cmd/ping", { qos: 1 });
-relay.on("message", (_topic, payload) => relay.publish("echo/reply/ping", payload, { qos: 1 }));
+if (base) {
+  await relay.subscribeAsync(`${base}/+/cmd/ping`, { qos: 1 });
+  relay.on("message", (topic, payload) => {
+    const vm = topic.split("/")[1];
+    const { id } = JSON.parse(payload.toString());
+    relay.publish(`${base}/${vm}/reply/ping`, JSON.stringify({ id, vm, ok: true }), { qos: 1 });
+  });
+} else {
+  await relay.subscribeAsync("echo/cmd/ping", { qos: 1 });
+  relay.on("message", (_topic, payload) => relay.publish("echo/reply/ping", payload, { qos: 1 }));
+}
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => relay.end(true, () => process.exit(0)));

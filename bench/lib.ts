@@ -251,3 +251,26 @@ export async function startBenchBroker(): Promise<Mosquitto> {
   await broker.restart();
   return broker;
 }
+
+/** bench/echo-relay.mjs in a process of its own; `base`: its fleet mode (see there). */
+export async function startRelay(url: string, base?: string): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [path.join(root, "bench/echo-relay.mjs"), url, ...(base ? [base] : [])],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`the echo relay exited with ${code}`)));
+    child.stdout?.once("data", () => resolve());
+  });
+  child.removeAllListeners("exit");
+  return {
+    async stop() {
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

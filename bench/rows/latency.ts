@@ -5,7 +5,6 @@
  * The worker holds its agent's socket and qemu-ga serves one client at a time, so the bare socket talks to
  * a second qemu-ga of the same binary. The three are measured in alternating blocks.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -13,7 +12,15 @@ import { performance } from "node:perf_hooks";
 import mqtt from "mqtt";
 import { startRealAgent } from "../../test/helpers/qemu-ga.js";
 import { bareAgentSocket } from "../bare-agent.js";
-import { LoadClient, noDelay, root, spawnWorker, startBenchBroker, workerBuilds } from "../lib.js";
+import {
+  LoadClient,
+  noDelay,
+  root,
+  spawnWorker,
+  startBenchBroker,
+  startRelay,
+  workerBuilds,
+} from "../lib.js";
 import { fmt, summarize } from "../stats.js";
 import type { RowOptions, RowResult } from "./types.js";
 
@@ -24,13 +31,7 @@ import type { RowOptions, RowResult } from "./types.js";
 async function echoRelay(
   url: string,
 ): Promise<{ roundTrip: () => Promise<void>; close: () => Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(root, "bench/echo-relay.mjs"), url], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`the echo relay exited with ${code}`)));
-    child.stdout.once("data", () => resolve());
-  });
+  const child = await startRelay(url);
   const client = await mqtt.connectAsync(url, { protocolVersion: 5 });
   noDelay(client);
   await client.subscribeAsync("echo/reply/ping", { qos: 1 });
@@ -45,8 +46,7 @@ async function echoRelay(
       }),
     close: async () => {
       await client.endAsync(true);
-      child.removeAllListeners("exit");
-      child.kill("SIGTERM");
+      await child.stop();
     },
   };
 }

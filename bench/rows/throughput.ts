@@ -14,6 +14,7 @@ import {
   spawnWorker,
   startBenchBroker,
   startFakeFleet,
+  startRelay,
   workerBuilds,
 } from "../lib.js";
 import { fmt, summarize } from "../stats.js";
@@ -180,6 +181,14 @@ export async function throughput(options: RowOptions): Promise<RowResult> {
     const half = summarize(await openLoop(load, saturated.rate / 2, seconds));
     const failures = load.failures + load.lost;
     await load.close();
+    // The same load through a bare relay process on the same broker, no worker and no agents: what this
+    // machine's broker and load generator can carry at all.
+    const relay = await startRelay(broker.url, "ceil");
+    const relayLoad = await LoadClient.connect(broker.url, "ceil", "ping");
+    await closedLoop(relayLoad, window, 1);
+    const ceiling = await closedLoop(relayLoad, window, seconds);
+    await relayLoad.close();
+    await relay.stop();
     const ratio = saturated.rate / GOAL;
     return {
       id: "throughput",
@@ -197,12 +206,19 @@ export async function throughput(options: RowOptions): Promise<RowResult> {
         halfRateMedianMs: half.median,
         halfRateP99Ms: half.p99,
         ratioToGoal: ratio,
+        relayCeilingPerSecond: ceiling.rate,
+        ratioToRelayCeiling: saturated.rate / ceiling.rate,
       },
       table: [
         [
           `\`ping\` at saturation (${window} in flight, ${seconds} s)`,
           `${Math.round(saturated.rate).toLocaleString("en")} requests/s, ${failures} bad replies`,
           `**${ratio.toFixed(2)}× the goal**`,
+        ],
+        [
+          "the same load through a bare relay process (no worker, no agents): the broker's and load generator's ceiling",
+          `${Math.round(ceiling.rate).toLocaleString("en")} requests/s`,
+          `the worker reaches ${(saturated.rate / ceiling.rate).toFixed(2)}× of it`,
         ],
         [
           `latency at half that rate (${Math.round(saturated.rate / 2).toLocaleString("en")}/s, ${half.n} requests)`,

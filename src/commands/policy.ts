@@ -1,5 +1,5 @@
 import type { PolicySetName } from "../config/schema.js";
-import { type CommandName, catalogue } from "../qga/catalogue/index.js";
+import { type CommandName, catalogue, lookupCommand } from "../qga/catalogue/index.js";
 
 /** The worker's verbs and the policy set each belongs to (shared/spec/mqtt-api.md). */
 export const VERB_SETS = {
@@ -56,6 +56,12 @@ function membersOf(set: PolicySetName): string[] {
     })
     .map((spec) => spec.name);
   return [...verbs, ...commands];
+}
+
+/** Whether a command or verb only reads (the `read` set): such commands are logged at debug, not info. */
+export function isReadOnly(command: string): boolean {
+  if (isVerbName(command)) return VERB_SETS[command] === "read";
+  return lookupCommand(command)?.readOnly === true;
 }
 
 const SET_NAMES = new Set<string>(["read", "power", "time", "freeze", "exec", "files", "users", "all"]);

@@ -4,6 +4,7 @@ import { type BusOptions, clientOptions, describeConnectError, redactUrl } from 
 import { type IncomingMessage, toIncomingMessage } from "./incoming.js";
 import { Subscriptions } from "./subscriptions.js";
 import { assertPublishable } from "./topics.js";
+import { type Corkable, WriteBatch } from "./write-batch.js";
 
 export type { BusOptions } from "./bus-options.js";
 export type { IncomingMessage } from "./incoming.js";
@@ -49,10 +50,13 @@ export class MqttBus {
   readonly #unsettled = new Set<Settle>();
   #handler: ((message: IncomingMessage) => void) | undefined;
   #early: IncomingMessage[] = [];
-  /** The socket held corked until the end of this event-loop turn (see #batch), if any. */
-  #corked: { uncork(): void } | undefined;
-  /** Work to run once the current batch is on the wire (see afterFlush). */
-  #afterFlush: Array<() => void> = [];
+  readonly #batch = new WriteBatch(
+    () => {
+      const stream = this.#client?.stream as Partial<Corkable> | undefined;
+      return stream?.cork && stream.uncork ? (stream as Corkable) : undefined;
+    },
+    (err) => this.#log.error({ err }, "work around an MQTT write failed"),
+  );
 
   constructor(options: BusOptions) {
     this.#options = options;
@@ -174,15 +178,9 @@ export class MqttBus {
     this.#pendingClears.delete(topic);
   }
 
-  /**
-   * Runs `work` at the end of this event-loop turn, once what was published in it is written to the
-   * socket: for what must not delay a reply published in the same turn, such as its audit event and log
-   * line. Without a connection, at once.
-   */
+  /** Runs `work` once this batch is on the wire: a log line that must not delay a reply. */
   afterFlush(work: () => void): void {
-    this.#batch();
-    if (this.#corked) this.#afterFlush.push(work);
-    else work();
+    this.#batch.afterFlush(work);
   }
 
   /**
@@ -246,37 +244,8 @@ export class MqttBus {
     }
     const late = `the broker did not acknowledge ${topic} in time (connection lost?)`;
     return this.#pending(deadline, late, (settle) => {
-      this.#batch();
+      this.#batch.touch();
       this.#client!.publish(topic, payload, sent, (err) => settle(err ?? undefined));
-    });
-  }
-
-  /**
-   * Holds the socket corked until the end of this event-loop turn (setImmediate runs right after the poll
-   * phase), so that the PUBACKs and replies of every request that completed in this turn leave in one
-   * write instead of one write (one syscall, one TCP segment, one wake-up of the broker) each. MQTT.js
-   * corks each packet only until the next tick. A lone reply waits for nothing: the turn ends at once.
-   */
-  #batch(): void {
-    if (this.#corked) return;
-    const stream = this.#client?.stream as { cork?(): void; uncork?(): void } | undefined;
-    if (!stream?.cork || !stream.uncork) return;
-    stream.cork();
-    const corked = { uncork: () => stream.uncork!() };
-    this.#corked = corked;
-    setImmediate(() => {
-      this.#corked = undefined;
-      corked.uncork();
-      const after = this.#afterFlush;
-      if (after.length === 0) return;
-      this.#afterFlush = [];
-      for (const work of after) {
-        try {
-          work();
-        } catch (err) {
-          this.#log.error({ err }, "work after an MQTT write failed");
-        }
-      }
     });
   }
 
@@ -364,7 +333,7 @@ export class MqttBus {
 
   #onPublish(message: IncomingMessage): void {
     // MQTT.js writes this message's PUBACK right after the handler: it joins this turn's batch.
-    this.#batch();
+    this.#batch.touch();
     if (this.#handler) this.#deliver(message);
     else if (this.#early.length < EARLY_MESSAGES_KEPT) this.#early.push(message);
     else

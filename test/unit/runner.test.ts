@@ -143,3 +143,26 @@ test("unknown commands get a hint for a near miss", async () => {
   const verb = await r.handle(t, { command: "guest-reboot", payload: Buffer.alloc(0), retain: false });
   assert.match(verb.error?.message ?? "", /did you mean reboot\?/);
 });
+
+test("a command that changes the guest is logged at info, a read at debug (reads by automations are frequent)", async () => {
+  const { target: t, logs } = target(async () => ({}));
+  const r = new CommandRunner({
+    policy: new Policy({ default: ["all"], groups: {}, vms: {} }),
+    restrictions: Config.parse({}).restrictions,
+    limits: Config.parse({}).limits,
+    audit: () => {},
+    log: pino({ level: "silent" }),
+  });
+  await r.handle(t, { command: "ping", payload: payload({ id: "p" }), retain: false });
+  await r.handle(t, { command: "guest-get-osinfo", payload: payload({ id: "o" }), retain: false });
+  await r.handle(t, { command: "guest-fsfreeze-thaw", payload: payload({ id: "t" }), retain: false });
+  const done = logs
+    .map((line) => JSON.parse(line) as { msg: string; level: number; command: string })
+    .filter((line) => line.msg === "command done")
+    .map((line) => [line.command, line.level]);
+  assert.deepEqual(done, [
+    ["ping", 20],
+    ["guest-get-osinfo", 20],
+    ["guest-fsfreeze-thaw", 30],
+  ]);
+});

@@ -26,7 +26,7 @@ export interface AppOptions {
   readonly version: string;
 }
 
-/** How long the retained info of every worker takes to arrive after subscribing (the broker sends it at once). */
+/** The longest wait for every worker's retained info after subscribing (it usually ends sooner: see FleetCensus.read). */
 const CENSUS_WINDOW_MS = 500;
 
 /** Where the worker looks for VMs when the configuration names no source at all. */

@@ -12,7 +12,7 @@ export interface Output {
   readonly progress?: boolean;
 }
 
-/** How long the workers' retained info takes to arrive after subscribing (the broker sends it at once). */
+/** The longest wait for the workers' retained info after subscribing (it usually ends sooner: see FleetCensus.read). */
 const INVENTORY_WINDOW_MS = 500;
 
 /** `qga-mqtt call`: one request to a VM, a group or all; prints the replies; the exit code says how it went. */

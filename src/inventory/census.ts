@@ -24,6 +24,8 @@ export interface InventoryVm {
  */
 export class FleetCensus {
   private readonly served = new Map<string, InventoryVm[]>();
+  /** Told of every info message while read() waits for them to stop coming. */
+  private arrived: (() => void) | undefined;
 
   constructor(
     private readonly bus: MqttBus,
@@ -34,6 +36,7 @@ export class FleetCensus {
   offer(message: IncomingMessage): boolean {
     const worker = this.topics.parseBridgeInfo(message.topic);
     if (worker === undefined) return false;
+    this.arrived?.();
     if (message.payload.length === 0) {
       this.served.delete(worker);
       return true;
@@ -51,14 +54,30 @@ export class FleetCensus {
   }
 
   /**
-   * Subscribes to every worker's info and waits `windowMs` for the broker to hand over the retained
-   * copies (it sends them right after granting the subscription); with `keep`, stays subscribed so that
-   * later changes keep arriving.
+   * Subscribes to every worker's info and waits for the broker to hand over the retained copies: it sends
+   * them right after granting the subscription, back to back, but MQTT marks no end of them. So the wait
+   * ends `quietMs` after the last one (or the grant, with none), and never later than `windowMs`. With
+   * `keep`, stays subscribed so that later changes keep arriving.
    */
-  async read(windowMs: number, keep = false): Promise<void> {
+  async read(windowMs: number, keep = false, quietMs = Math.min(windowMs, 150)): Promise<void> {
     const filter = this.topics.everyBridgeInfo();
+    const ended = new Promise<void>((resolve) => {
+      let quiet: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(quiet);
+        clearTimeout(cap);
+        this.arrived = undefined;
+        resolve();
+      };
+      const cap = setTimeout(done, windowMs);
+      this.arrived = () => {
+        clearTimeout(quiet);
+        quiet = setTimeout(done, quietMs);
+      };
+    });
     await this.bus.subscribe([filter]);
-    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    this.arrived?.();
+    await ended;
     if (!keep) await this.bus.unsubscribe([filter]);
   }
 

@@ -8,7 +8,7 @@
  * `--worker-flag=--import=FILE` (repeatable): any other node flag for them, e.g. an instrumenting preload.
  * `--worker-main FILE` / `--baseline FILE`: another build of the worker, see bench/lib.ts workerBuilds.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -115,6 +115,8 @@ const md = [
     ...r.notes.flatMap((note) => [note, ""]),
   ]),
 ];
-await writeFile(path.join(root, "BENCHMARKS.md"), md.join("\n"));
+// The profile and what it changed: written by hand (bench/PROFILE.md), kept beside the figures.
+const profile = await readFile(path.join(root, "bench/PROFILE.md"), "utf8").catch(() => "");
+await writeFile(path.join(root, "BENCHMARKS.md"), [...md, profile].join("\n"));
 process.stderr.write(`bench: wrote BENCHMARKS.md and bench/results/latest.json in ${json.seconds} s\n`);
 process.exit(0);

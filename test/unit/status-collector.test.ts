@@ -209,3 +209,24 @@ test("queries run with the configured concurrency, guest-get-time alone first", 
   assert.equal(most, 3);
   assert.equal(snapshot.timezone?.name, "UTC");
 });
+
+test("OS and vCPUs are asked on a connection's first poll and every 5 minutes, not every poll; kept meanwhile", async () => {
+  const agent = new StubAgent();
+  let now = 1_000_000;
+  const c = new StatusCollector({ vm: "vm1", agent, timeoutMs: 1_000, log, concurrency: 1, now: () => now });
+  const count = (name: string) => agent.asked.filter((asked) => asked === name).length;
+  const first = await c.collect();
+  now += 30_000;
+  const second = await c.collect();
+  assert.equal(count("guest-get-osinfo"), 1);
+  assert.equal(count("guest-get-vcpus"), 1);
+  assert.equal(count("guest-get-host-name"), 2, "the rest is asked every poll");
+  assert.deepEqual(second.os, first.os, "the snapshot keeps what was read");
+  assert.equal(second.vcpus, first.vcpus);
+  now += 300_000;
+  await c.collect();
+  assert.equal(count("guest-get-osinfo"), 2, "asked again after 5 minutes");
+  agent.emit("offline");
+  await c.collect();
+  assert.equal(count("guest-get-osinfo"), 3, "and on a new connection (the guest may have been upgraded)");
+});

@@ -16,6 +16,7 @@ import {
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
+import { type VmRequests, vmRequests } from "../helpers/vm-requests.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
 
 /**
@@ -59,6 +60,7 @@ before(
     });
     client = await TestClient.connect(broker.url);
     await client.subscribe(`${base}/#`);
+    vms = vmRequests(client, base, "lv", BOOT_MS);
     await Promise.all([availability(ops.name, "online"), availability(power.name, "online")]);
   },
   { timeout: 300_000 },
@@ -72,29 +74,11 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function request(vm: string, command: string, args?: Record<string, unknown>) {
-  const id = `lv${++counter}`;
-  const reply = client.upcoming(`${base}/${vm}/reply/${command}`, (m) => client.json(m).id === id, 60_000);
-  await client.publish(
-    `${base}/${vm}/cmd/${command}`,
-    JSON.stringify({ id, timeout: 30, ...(args && { args }) }),
-  );
-  return client.json(await reply);
-}
-
-async function ok(vm: string, command: string, args?: Record<string, unknown>): Promise<unknown> {
-  const reply = await request(vm, command, args);
-  assert.equal(reply.ok, true, `${command}: ${JSON.stringify(reply)}`);
-  return reply.result;
-}
-
-function availability(vm: string, state: string, from = 0) {
-  return client.next(
-    `${base}/${vm}/availability`,
-    (m) => client.messages.indexOf(m) >= from && m.payload.toString() === state,
-    BOOT_MS,
-  );
-}
+/** Set in before(), once the client is connected. */
+let vms: VmRequests;
+const request: VmRequests["request"] = (...a) => vms.request(...a);
+const ok: VmRequests["ok"] = (...a) => vms.ok(...a);
+const availability: VmRequests["availability"] = (...a) => vms.availability(...a);
 
 describe("a libvirt host", { skip, concurrency: true }, () => {
   test("domains with an agent channel are served under their names; one without is not", async () => {

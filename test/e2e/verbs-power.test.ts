@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
+import { type VmRequests, vmRequests } from "../helpers/vm-requests.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
 import { TestVm } from "../vm/test-vm.js";
 
@@ -24,7 +25,6 @@ let ops: TestVm;
 let boot: TestVm;
 let worker: WorkerProcess;
 let client: TestClient;
-let counter = 0;
 
 before(
   async () => {
@@ -51,6 +51,7 @@ before(
     });
     client = await TestClient.connect(broker.url);
     await client.subscribe(`${base}/#`);
+    vms = vmRequests(client, base, "e", BOOT_MS);
     await Promise.all([availability("ops", "online"), availability("boot", "online")]);
   },
   { timeout: 180_000 },
@@ -65,31 +66,11 @@ after(async () => {
 });
 
 /** Publishes a request (30 s timeout, whatever the worker's default); resolves with its reply. */
-async function request(vm: string, command: string, args?: Record<string, unknown>) {
-  const id = `e${++counter}`;
-  const reply = client.upcoming(`${base}/${vm}/reply/${command}`, (m) => client.json(m).id === id, 60_000);
-  await client.publish(
-    `${base}/${vm}/cmd/${command}`,
-    JSON.stringify({ id, timeout: 30, ...(args && { args }) }),
-  );
-  return client.json(await reply);
-}
-
-/** The result of a request that must succeed. */
-async function ok(vm: string, command: string, args?: Record<string, unknown>): Promise<unknown> {
-  const reply = await request(vm, command, args);
-  assert.equal(reply.ok, true, `${command}: ${JSON.stringify(reply)}`);
-  return reply.result;
-}
-
-/** The next availability change to `state` (a retained one counts when it is the current state). */
-function availability(vm: string, state: string, from = 0) {
-  return client.next(
-    `${base}/${vm}/availability`,
-    (m) => client.messages.indexOf(m) >= from && m.payload.toString() === state,
-    BOOT_MS,
-  );
-}
+/** Set in before(), once the client is connected. */
+let vms: VmRequests;
+const request: VmRequests["request"] = (...a) => vms.request(...a);
+const ok: VmRequests["ok"] = (...a) => vms.ok(...a);
+const availability: VmRequests["availability"] = (...a) => vms.availability(...a);
 
 async function readGuestFile(vm: string, file: string): Promise<string> {
   const handle = await ok(vm, "guest-file-open", { path: file, mode: "r" });

@@ -226,7 +226,11 @@ function usesLibvirt(config: Config, sources: FleetSources): boolean {
 function libvirtLinkFor(vm: VmDescriptor, libvirt: SharedLibvirtConnection, log: Logger) {
   const address = parseAddress(vm.address);
   if (address.kind !== "libvirt") return undefined;
-  return libvirtLinkOpener(address.domain, () => LibvirtConnection.open({ uri: libvirt.uri, log }));
+  return libvirtLinkOpener(
+    address.domain,
+    () => LibvirtConnection.open({ uri: libvirt.uri, log }),
+    (listener) => libvirt.onDomainEvent(listener),
+  );
 }
 
 function watchedPaths(config: Config): string[] {

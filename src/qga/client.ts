@@ -94,6 +94,7 @@ export class GuestAgent {
   private stopped = false;
   private started = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private unwatchReady: (() => void) | undefined;
   private goingDown: { cancel(): void } | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** Set while the idle timer closes the channel: that close is no outage. */
@@ -153,12 +154,23 @@ export class GuestAgent {
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    if (this.options.policy.mode === "hold") this.reconnect();
+    if (this.options.policy.mode !== "hold") return;
+    this.unwatchReady = this.open.whenReady?.(() => this.retryNow());
+    this.reconnect();
+  }
+
+  /** The agent is reachable again (the transport says so): reconnect now, not at the next backoff step. */
+  private retryNow(): void {
+    if (this.stopped || this.channel?.isOpen || this.connecting) return;
+    clearTimeout(this.reconnectTimer);
+    this.backoff.reset();
+    this.reconnect();
   }
 
   /** Fails queued calls, closes the connection, stops reconnecting. In-flight calls fail too. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unwatchReady?.();
     this.goingDown?.cancel();
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.idleTimer);

@@ -27,8 +27,12 @@ export type LibvirtAgentApi = Pick<
  * (max_client_requests) and stops reading its socket beyond that, so on a shared connection five hung
  * agents would stall every VM. A connection costs a socket and ~10 ms to open.
  */
-export function libvirtLinkOpener(domain: string, connect: () => Promise<LibvirtAgentApi>): LinkOpener {
-  return async (options) => {
+export function libvirtLinkOpener(
+  domain: string,
+  connect: () => Promise<LibvirtAgentApi>,
+  events?: (listener: (event: DomainEvent) => void) => () => void,
+): LinkOpener {
+  const open = async (options: LinkOptions): Promise<AgentLink> => {
     let connection: LibvirtAgentApi | undefined;
     let ref: DomainRef;
     try {
@@ -44,6 +48,13 @@ export function libvirtLinkOpener(domain: string, connect: () => Promise<Libvirt
     }
     return new LibvirtLink(connection, ref, options);
   };
+  if (!events) return open;
+  // The guest's agent connects (a boot or reboot finished): the client need not wait for its backoff.
+  const whenReady = (notify: () => void) =>
+    events((event) => {
+      if (event.kind === "agent" && event.state === "connected" && event.domain.name === domain) notify();
+    });
+  return Object.assign(open, { whenReady });
 }
 
 /**

@@ -34,5 +34,11 @@ export interface LinkOptions {
   readonly log: Logger;
 }
 
-/** Opens a link, or fails with AgentUnavailableError saying why in words. */
-export type LinkOpener = (options: LinkOptions) => Promise<AgentLink>;
+/**
+ * Opens a link, or fails with AgentUnavailableError saying why in words. `whenReady`, where the transport
+ * can tell, calls back when the agent has just become reachable (libvirt's agent-connected event), so the
+ * client tries at once instead of at its next backoff; returns the unsubscribe function.
+ */
+export type LinkOpener = ((options: LinkOptions) => Promise<AgentLink>) & {
+  readonly whenReady?: (notify: () => void) => () => void;
+};

@@ -250,3 +250,60 @@ test("shutdown and reboot use libvirt's own calls; halt goes to the agent and 'd
   assert.deepEqual(halt?.arguments, { mode: "halt" });
   assert.ok(opened >= 1);
 });
+
+test("libvirt's agent-connected event brings the VM online at once, not at the next backoff step", async (t) => {
+  let connected = false;
+  const libvirt = new ScriptedLibvirt(async () => JSON.stringify({ return: {} }));
+  const realCommand = libvirt.agentCommand.bind(libvirt);
+  libvirt.agentCommand = async (domain, command, timeout) => {
+    if (!connected)
+      throw libvirtError(
+        ErrorNumber.AGENT_UNRESPONSIVE,
+        "Guest agent is not responding: QEMU guest agent is not connected",
+      );
+    return realCommand(domain, command, timeout);
+  };
+  const listeners = new Set<(event: DomainEvent) => void>();
+  const agent = new GuestAgent({
+    address: "libvirt:web1",
+    open: libvirtLinkOpener(
+      "web1",
+      async () => {
+        libvirt.isOpen = true;
+        return libvirt;
+      },
+      (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    ),
+    // Without the event, the second attempt would come a minute later.
+    backoff: { initialMs: 60_000, maxMs: 60_000 },
+  });
+  t.after(() => agent.stop());
+  let attempted: () => void = () => {};
+  const tried = new Promise<void>((resolve) => {
+    attempted = resolve;
+  });
+  const lookup = libvirt.lookupDomain.bind(libvirt);
+  libvirt.lookupDomain = (name) => {
+    attempted();
+    return lookup(name);
+  };
+  agent.start();
+  await tried;
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(agent.state, "offline");
+  const online = new Promise<void>((resolve) =>
+    agent.onStateChange((state) => state === "online" && resolve()),
+  );
+  connected = true;
+  for (const listener of listeners)
+    listener({ kind: "agent", domain: { ...DOMAIN, name: "other" }, state: "connected", reason: 2 });
+  for (const listener of listeners)
+    listener({ kind: "agent", domain: DOMAIN, state: "connected", reason: 2 });
+  await online;
+  assert.equal(agent.state, "online");
+  await agent.stop();
+  assert.equal(listeners.size, 0, "the client stops listening when stopped");
+});

@@ -10,6 +10,7 @@ import { WorkerMetrics } from "./http/metrics.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
 import { FleetCensus } from "./inventory/census.js";
 import { LibvirtConnection } from "./libvirt/connection.js";
+import type { DomainEvent } from "./libvirt/events.js";
 import { listLibvirtDomains } from "./libvirt/inventory.js";
 import { SharedLibvirtConnection } from "./libvirt/shared-connection.js";
 import { systemSocketExists } from "./libvirt/uri.js";
@@ -125,7 +126,7 @@ export class App {
       log: log.child({ component: "fleet" }),
       // A domain defined, started, stopped or undefined: rescan now rather than at the next period.
       triggers: libvirt
-        ? [(changed) => libvirt.onDomainEvent((event) => event.kind === "lifecycle" && changed())]
+        ? [(changed) => libvirt.onDomainEvent((event) => changesFleet(event) && changed())]
         : [],
     });
     this.fleet = fleet;
@@ -143,7 +144,7 @@ export class App {
     }
     await worker.announce();
     if (worker.vms.length === 0) {
-      log.warn({ watching: watchedPaths(config) }, "no VMs found yet; watching for agent sockets to appear");
+      log.warn({ watching: watchedPaths(sources) }, "no VMs found yet; watching for agent sockets to appear");
     }
     log.info(
       { worker: config.worker.id, vms: worker.vms.length, base: config.mqtt.baseTopic },
@@ -222,23 +223,35 @@ function usesLibvirt(config: Config, sources: FleetSources): boolean {
   );
 }
 
-/** A libvirt domain's link, on a connection of its own (see libvirtLinkOpener for why). */
+/** A libvirt domain's link: lookups and events over the shared connection, commands over one of its own. */
 function libvirtLinkFor(vm: VmDescriptor, libvirt: SharedLibvirtConnection, log: Logger) {
   const address = parseAddress(vm.address);
   if (address.kind !== "libvirt") return undefined;
-  return libvirtLinkOpener(
-    address.domain,
-    () => LibvirtConnection.open({ uri: libvirt.uri, log }),
-    (listener) => libvirt.onDomainEvent(listener),
-  );
+  return libvirtLinkOpener(address.domain, {
+    shared: () => libvirt.get(),
+    events: (listener) => libvirt.onDomainEvent(listener),
+    connect: (connectTimeoutMs) =>
+      LibvirtConnection.open({ uri: libvirt.uri, log, connectTimeoutMs, events: false }),
+  });
 }
 
-function watchedPaths(config: Config): string[] {
-  const sources = sourcesOf(config);
+/** Where the sources in use look for VMs, in words. */
+function watchedPaths(sources: FleetSources): string[] {
   return [
     ...sources.vms.map((vm) => vm.socket),
     ...sources.globs.map((glob) => glob.pattern),
     ...(sources.proxmox.enabled ? [`${sources.proxmox.socketDir}/*.qga`] : []),
     ...(sources.libvirt?.config.enabled ? [`libvirt domains at ${sources.libvirt.config.uri}`] : []),
   ];
+}
+
+/** The libvirt events that can change which domains are served (a transient domain starts undefined). */
+function changesFleet(event: DomainEvent): boolean {
+  return (
+    event.kind === "lifecycle" &&
+    (event.event === "defined" ||
+      event.event === "undefined" ||
+      event.event === "started" ||
+      event.event === "stopped")
+  );
 }

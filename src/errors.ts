@@ -1,4 +1,4 @@
-import { QgaError } from "./qga/errors.js";
+import { AgentReplyError, QgaError } from "./qga/errors.js";
 
 /** The stable error codes of the MQTT interface (shared/spec/mqtt-api.md); replies carry exactly these. */
 export const ERROR_CODES = [
@@ -43,13 +43,8 @@ export interface ReplyError {
 export function toReplyError(error: unknown): ReplyError {
   if (error instanceof WorkerError) return { code: error.code, message: error.message, ...error.details };
   if (error instanceof QgaError) {
-    if (error.code === "agent_error" && "errorClass" in error && "desc" in error) {
-      return {
-        code: error.code,
-        message: error.message,
-        class: String(error.errorClass),
-        desc: String(error.desc),
-      };
+    if (error instanceof AgentReplyError) {
+      return { code: error.code, message: error.message, class: error.errorClass, desc: error.desc };
     }
     return { code: error.code, message: error.message };
   }

@@ -15,8 +15,6 @@ export const REDACTED_PATHS = [
   "content",
   "*.content",
   "*.*.content",
-  "args.password",
-  "args.content",
   "args.stdin",
   'args["input-data"]',
   'args["buf-b64"]',

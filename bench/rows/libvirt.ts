@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { LibvirtConnection } from "../../src/libvirt/connection.js";
+import { SharedLibvirtConnection } from "../../src/libvirt/shared-connection.js";
 import { GuestAgent } from "../../src/qga/client.js";
 import { libvirtLinkOpener } from "../../src/qga/libvirt-link.js";
 import { libvirtTestUri, startLibvirtDomain } from "../../test/helpers/libvirt.js";
@@ -24,6 +25,7 @@ export async function libvirtPing(options: RowOptions): Promise<RowResult> {
   const cleanup = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
   let vm: TestVm | undefined;
   const agents: GuestAgent[] = [];
+  let shared: SharedLibvirtConnection | undefined;
   try {
     const [plain, domain] = await Promise.all([
       TestVm.boot({ name: "bench-socket" }),
@@ -32,10 +34,16 @@ export async function libvirtPing(options: RowOptions): Promise<RowResult> {
     vm = plain;
     await plain.waitForAgent(BOOT_MS);
     const uri = libvirtTestUri();
+    const connection = new SharedLibvirtConnection({ uri });
+    shared = connection;
     const socket = new GuestAgent({ address: plain.qgaSocket });
     const libvirt = new GuestAgent({
       address: `libvirt:${domain.name}`,
-      open: libvirtLinkOpener(domain.name, () => LibvirtConnection.open({ uri })),
+      open: libvirtLinkOpener(domain.name, {
+        shared: () => connection.get(),
+        events: (listener) => connection.onDomainEvent(listener),
+        connect: (connectTimeoutMs) => LibvirtConnection.open({ uri, connectTimeoutMs, events: false }),
+      }),
     });
     agents.push(socket, libvirt);
     const time = async (agent: GuestAgent): Promise<number> => {
@@ -114,6 +122,7 @@ export async function libvirtPing(options: RowOptions): Promise<RowResult> {
     };
   } finally {
     await Promise.all(agents.map((agent) => agent.stop()));
+    await shared?.close();
     await vm?.stop();
     await Promise.all(cleanups.map((fn) => fn()));
   }

@@ -1,4 +1,4 @@
-import type { PolicySetName } from "../config/schema.js";
+import { PolicySetName } from "../config/schema.js";
 import { type CommandName, catalogue, lookupCommand } from "../qga/catalogue/index.js";
 
 /** The worker's verbs and the policy set each belongs to (shared/spec/mqtt-api.md). */
@@ -64,15 +64,14 @@ export function isReadOnly(command: string): boolean {
   return lookupCommand(command)?.readOnly === true;
 }
 
-const SET_NAMES = new Set<string>(["read", "power", "time", "freeze", "exec", "files", "users", "all"]);
-
 /** Expands a policy list (sets and names) to the names it allows; unknown entries are returned as problems. */
 export function expandPolicyList(entries: readonly string[]): { allowed: Set<string>; unknown: string[] } {
   const allowed = new Set<string>();
   const unknown: string[] = [];
   for (const entry of entries) {
-    if (SET_NAMES.has(entry)) {
-      for (const name of membersOf(entry as PolicySetName)) allowed.add(name);
+    const set = PolicySetName.safeParse(entry);
+    if (set.success) {
+      for (const name of membersOf(set.data)) allowed.add(name);
     } else if (isVerbName(entry) || (Object.hasOwn(catalogue, entry) && !RESERVED_COMMANDS.has(entry))) {
       allowed.add(entry);
     } else {
@@ -95,6 +94,8 @@ export interface PolicyConfig {
  */
 export class Policy {
   private readonly expanded = new Map<readonly string[], Set<string>>();
+  /** The allowed names of each combination of groups asked for so far (by the groups, joined). */
+  private readonly unions = new Map<string, Set<string>>();
 
   constructor(private readonly config: PolicyConfig) {
     const problems: string[] = [];
@@ -120,7 +121,14 @@ export class Policy {
       .filter((group) => Object.hasOwn(this.config.groups, group))
       .map((group) => this.expanded.get(this.config.groups[group]!)!);
     if (fromGroups.length === 0) return this.expanded.get(this.config.default)!;
-    return new Set(fromGroups.flatMap((set) => [...set]));
+    // Asked on every request: the union of a group combination is built once.
+    const key = groups.join("\u0000");
+    let union = this.unions.get(key);
+    if (!union) {
+      union = new Set(fromGroups.flatMap((set) => [...set]));
+      this.unions.set(key, union);
+    }
+    return union;
   }
 
   allows(vm: string, groups: readonly string[], command: string): boolean {

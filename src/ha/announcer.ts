@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Policy } from "../commands/policy.js";
 import type { Config } from "../config/schema.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
+import { RetainedWait } from "../mqtt/retained-wait.js";
 import type { Topics } from "../mqtt/topics.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
 import {
@@ -25,11 +26,12 @@ export interface AnnouncerOptions {
   readonly log: Logger;
   /** The groups of a VM this worker serves and has not let go of (moved hosts); undefined otherwise. */
   readonly owned: (vm: string) => readonly string[] | undefined;
-  /** How long the retained configs take to arrive at start; default 500 ms. */
-  readonly readWindowMs?: number;
-  /** Re-announce after Home Assistant's `online` within [min, max) ms; default 500–3000 ms. */
-  readonly birthDelayMs?: readonly [number, number];
 }
+
+/** The longest wait for this worker's retained discovery configs at start (usually far less: RetainedWait). */
+const READ_WINDOW_MS = 500;
+/** Re-announce after Home Assistant's `online` within [min, max) ms: spreads a fleet's workers out. */
+const BIRTH_DELAY_MS = [500, 3000] as const;
 
 interface Announced {
   status: StatusSnapshot | undefined;
@@ -51,13 +53,14 @@ export class HomeAssistantAnnouncer {
   private readonly retainedAtStart = new Set<string>();
   /** Retained configs seen while reading at start, by device id; undefined when not reading. */
   private reading: Map<string, string | undefined> | undefined;
+  private readingWait: RetainedWait | undefined;
 
   constructor(private readonly options: AnnouncerOptions) {}
 
   /** The announcer of a worker, or undefined when Home Assistant discovery is off. */
   static ifEnabled(
     config: Config,
-    parts: Omit<AnnouncerOptions, "prefix" | "worker" | "readWindowMs" | "birthDelayMs">,
+    parts: Omit<AnnouncerOptions, "prefix" | "worker">,
   ): HomeAssistantAnnouncer | undefined {
     const { enabled, discoveryPrefix } = config.homeassistant;
     if (!enabled) return undefined;
@@ -88,6 +91,7 @@ export class HomeAssistantAnnouncer {
         via = undefined;
       }
       this.reading.set(match[2] ?? "", via);
+      this.readingWait?.arrived();
     }
     return true;
   }
@@ -103,8 +107,11 @@ export class HomeAssistantAnnouncer {
     const bridgeConfig = JSON.stringify(bridgeDiscovery(topics, worker, version));
     await bus.publishRetained(discoveryTopic(prefix, bridge), bridgeConfig);
     this.reading = new Map();
+    this.readingWait = new RetainedWait(READ_WINDOW_MS);
     await bus.subscribe([this.configFilter]);
-    await new Promise((resolve) => setTimeout(resolve, this.options.readWindowMs ?? 500));
+    this.readingWait.granted();
+    await this.readingWait.done;
+    this.readingWait = undefined;
     await bus.unsubscribe([this.configFilter]);
     const seen = this.reading;
     this.reading = undefined;
@@ -158,7 +165,7 @@ export class HomeAssistantAnnouncer {
 
   private scheduleAnnounceAll(): void {
     if (this.birthTimer) return;
-    const [min, max] = this.options.birthDelayMs ?? [500, 3000];
+    const [min, max] = BIRTH_DELAY_MS;
     // Random, so that many workers do not flood Home Assistant at the same moment of its start.
     this.birthTimer = setTimeout(
       () => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
+import { RetainedWait } from "../mqtt/retained-wait.js";
 import type { Topics } from "../mqtt/topics.js";
 
 /** What a worker's retained info says of one VM (see worker/bridge-info.ts); other members are ignored. */
@@ -54,31 +55,27 @@ export class FleetCensus {
   }
 
   /**
-   * Subscribes to every worker's info and waits for the broker to hand over the retained copies: it sends
-   * them right after granting the subscription, back to back, but MQTT marks no end of them. So the wait
-   * ends `quietMs` after the last one (or the grant, with none), and never later than `windowMs`. With
-   * `keep`, stays subscribed so that later changes keep arriving.
+   * Subscribes to every worker's info and waits until the broker has handed over the retained copies (see
+   * RetainedWait). With `keep`, stays subscribed so that later changes keep arriving.
    */
-  async read(windowMs: number, keep = false, quietMs = Math.min(windowMs, 150)): Promise<void> {
+  async read(windowMs: number, keep = false): Promise<void> {
     const filter = this.topics.everyBridgeInfo();
-    const ended = new Promise<void>((resolve) => {
-      let quiet: NodeJS.Timeout | undefined;
-      const done = () => {
-        clearTimeout(quiet);
-        clearTimeout(cap);
-        this.arrived = undefined;
-        resolve();
-      };
-      const cap = setTimeout(done, windowMs);
-      this.arrived = () => {
-        clearTimeout(quiet);
-        quiet = setTimeout(done, quietMs);
-      };
-    });
+    const wait = new RetainedWait(windowMs);
+    this.arrived = () => wait.arrived();
     await this.bus.subscribe([filter]);
-    this.arrived?.();
-    await ended;
+    wait.granted();
+    await wait.done;
+    this.arrived = undefined;
     if (!keep) await this.bus.unsubscribe([filter]);
+  }
+
+  /** A worker other than `except` that serves `vm` with its agent online, if any (no copy of the fleet). */
+  onlineElsewhere(vm: string, except: string): string | undefined {
+    for (const [worker, vms] of this.served) {
+      if (worker !== except && vms.some((entry) => entry.name === vm && entry.agent === "online"))
+        return worker;
+    }
+    return undefined;
   }
 
   /** Every VM every worker serves, by name. */

@@ -48,6 +48,11 @@ export interface LibvirtConnectionOptions {
   connectTimeoutMs?: number;
   /** For every RPC but agentCommand, whose limit follows its own timeout. Default 30000. */
   callTimeoutMs?: number;
+  /**
+   * Whether libvirtd sends this connection every domain's lifecycle and agent events (default true). A
+   * connection that only carries one domain's commands says false: one connection listening is enough.
+   */
+  events?: boolean;
   log?: RpcLog;
 }
 
@@ -136,7 +141,7 @@ export class LibvirtConnection {
       log: options.log,
     });
     try {
-      await connection.handshake(resolved.remoteName, connectTimeoutMs);
+      await connection.handshake(resolved.remoteName, connectTimeoutMs, options.events ?? true);
     } catch (err) {
       await connection.rpc.end();
       throw err;
@@ -144,7 +149,7 @@ export class LibvirtConnection {
     return connection;
   }
 
-  private async handshake(remoteName: string, timeoutMs: number): Promise<void> {
+  private async handshake(remoteName: string, timeoutMs: number, events: boolean): Promise<void> {
     const types = decodeAuthListRet(await this.remote("AUTH_LIST", emptyArgs(), timeoutMs));
     if (types.length > 0 && !types.includes(AuthType.NONE)) {
       if (types.includes(AuthType.POLKIT)) {
@@ -164,6 +169,7 @@ export class LibvirtConnection {
       }
     }
     await this.remote("CONNECT_OPEN", encodeConnectOpenArgs(remoteName), timeoutMs);
+    if (!events) return;
     // Without the agent event the adapter would have to poll to learn that an agent came or went.
     for (const [eventId, kind] of [
       [DomainEventId.LIFECYCLE, "lifecycle"],

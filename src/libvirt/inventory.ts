@@ -4,7 +4,6 @@ import type { SharedLibvirtConnection } from "./shared-connection.js";
 /** One domain as discovery needs it. */
 export interface DomainInventoryEntry {
   readonly name: string;
-  readonly running: boolean;
   /** The XML has the guest agent's virtio channel. */
   readonly agentChannel: boolean;
 }
@@ -12,7 +11,7 @@ export interface DomainInventoryEntry {
 // libvirt names the agent's channel by its target name; the source path is libvirt's to choose.
 const AGENT_CHANNEL = /<target\s[^>]*name=['"]org\.qemu\.guest_agent\.0['"]/;
 
-/** Every domain libvirtd knows, with whether it runs and has an agent channel: one XML read per domain. */
+/** Every domain libvirtd knows, with whether it has an agent channel: one XML read per domain. */
 export async function listLibvirtDomains(libvirt: SharedLibvirtConnection): Promise<DomainInventoryEntry[]> {
   const connection = await libvirt.get();
   const domains = await connection.listAllDomains();
@@ -26,7 +25,7 @@ export async function listLibvirtDomains(libvirt: SharedLibvirtConnection): Prom
         if (error instanceof LibvirtError && error.code === ErrorNumber.NO_DOMAIN) return undefined;
         throw error;
       }
-      return { name: domain.name, running: domain.id >= 0, agentChannel: AGENT_CHANNEL.test(xml) };
+      return { name: domain.name, agentChannel: AGENT_CHANNEL.test(xml) };
     }),
   );
   return entries.filter((entry): entry is DomainInventoryEntry => entry !== undefined);

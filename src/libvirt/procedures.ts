@@ -112,10 +112,6 @@ export function decodeEventCallbackRegisterAnyRet(payload: Buffer): number {
   return callbackId;
 }
 
-export function encodeEventCallbackDeregisterAnyArgs(callbackId: number): Buffer {
-  return new XdrWriter().int(callbackId).toBuffer();
-}
-
 export interface CallbackEvent {
   readonly callbackId: number;
   readonly event: DomainEvent;

@@ -89,10 +89,6 @@ export class RpcClient {
     return this.closedWith === undefined && !this.closing;
   }
 
-  get pendingCount(): number {
-    return this.pending.size;
-  }
-
   call(options: CallOptions): Promise<Buffer> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     if (this.closing) return Promise.reject(rpcError(`${options.what}: the connection is closing`));

@@ -3,8 +3,9 @@ import type { DomainEvent } from "./events.js";
 
 /**
  * One connection to libvirtd for the whole worker, opened when first needed and opened again after it
- * drops (libvirtd restarted): every domain's link and the discovery share it. Domain-event listeners
- * stay subscribed across reconnects.
+ * drops (libvirtd restarted): discovery lists over it, and every domain's link looks its domain up and
+ * hears its events over it (a link's commands go over a connection of its own). Domain-event listeners stay
+ * subscribed across reconnects.
  */
 export class SharedLibvirtConnection {
   private current: LibvirtConnection | undefined;

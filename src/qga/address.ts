@@ -46,11 +46,6 @@ export function formatAddress(address: AgentAddress): string {
   }
 }
 
-/** The address of a libvirt domain, as VM descriptors carry it. */
-export function libvirtAddress(domain: string): string {
-  return `${LIBVIRT_PREFIX}${domain}`;
-}
-
 /** An address reached over a socket of our own (not through libvirt). */
 export type SocketAddress = Exclude<AgentAddress, { kind: "libvirt" }>;
 

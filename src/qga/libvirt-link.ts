@@ -5,53 +5,52 @@ import { AgentReplyError, AgentTimeoutError, AgentUnavailableError, type QgaErro
 import type { AgentLink, LinkOpener, LinkOptions } from "./link.js";
 import { parseReplyLine } from "./reply.js";
 
-/** What a link uses of a libvirt connection. */
+/** What a link uses of its own libvirt connection: commands only. */
 export type LibvirtAgentApi = Pick<
   LibvirtConnection,
-  | "isOpen"
-  | "lookupDomain"
-  | "agentCommand"
-  | "shutdownWithAgent"
-  | "rebootWithAgent"
-  | "onDomainEvent"
-  | "onClose"
-  | "close"
+  "isOpen" | "agentCommand" | "shutdownWithAgent" | "rebootWithAgent" | "onClose" | "close"
 >;
+
+/** The libvirt side of the links: one shared connection for lookups and events, one of its own per link. */
+export interface LibvirtLinks {
+  /** The worker's shared connection (also discovery's). */
+  shared(): Promise<Pick<LibvirtConnection, "lookupDomain">>;
+  /** Every domain's lifecycle and agent events, from the shared connection; returns the unsubscribe. */
+  events(listener: (event: DomainEvent) => void): () => void;
+  /** A connection for one link's commands, registered for no events. */
+  connect(timeoutMs: number): Promise<LibvirtAgentApi>;
+}
 
 /**
  * Links to a libvirt domain's agent. libvirtd holds the agent socket for the VM's life and syncs with
  * the agent itself, so each command goes through virDomainQemuAgentCommand; guest-shutdown uses libvirt's
  * own shutdown and reboot, which wait for QEMU's SHUTDOWN/RESET event.
  *
- * Each link has a connection of its own: libvirtd serves at most 5 calls of one client at a time
- * (max_client_requests) and stops reading its socket beyond that, so on a shared connection five hung
- * agents would stall every VM. A connection costs a socket and ~10 ms to open.
+ * A running domain's link has a connection of its own for its commands: libvirtd serves at most 5 calls of
+ * one client at a time (max_client_requests) and stops reading its socket beyond that, so on a shared
+ * connection five hung agents would stall every VM. A connection costs a socket and ~10 ms to open, so the
+ * lookup that finds a domain not running (retried at every backoff step) goes over the shared one.
  */
-export function libvirtLinkOpener(
-  domain: string,
-  connect: () => Promise<LibvirtAgentApi>,
-  events?: (listener: (event: DomainEvent) => void) => () => void,
-): LinkOpener {
+export function libvirtLinkOpener(domain: string, libvirt: LibvirtLinks): LinkOpener {
   const open = async (options: LinkOptions): Promise<AgentLink> => {
-    let connection: LibvirtAgentApi | undefined;
     let ref: DomainRef;
     try {
-      connection = await connect();
-      ref = await connection.lookupDomain(domain);
+      ref = await (await libvirt.shared()).lookupDomain(domain);
     } catch (error) {
-      await connection?.close();
       throw toQgaError(error, "guest-info", domain);
     }
-    if (ref.id < 0) {
-      await connection.close();
-      throw new AgentUnavailableError(`the libvirt domain ${domain} is not running`);
+    if (ref.id < 0) throw new AgentUnavailableError(`the libvirt domain ${domain} is not running`);
+    let connection: LibvirtAgentApi;
+    try {
+      connection = await libvirt.connect(options.connectTimeoutMs);
+    } catch (error) {
+      throw toQgaError(error, "guest-info", domain);
     }
-    return new LibvirtLink(connection, ref, options);
+    return new LibvirtLink(connection, ref, options, libvirt.events);
   };
-  if (!events) return open;
   // The guest's agent connects (a boot or reboot finished): the client need not wait for its backoff.
   const whenReady = (notify: () => void) =>
-    events((event) => {
+    libvirt.events((event) => {
       if (event.kind === "agent" && event.state === "connected" && event.domain.name === domain) notify();
     });
   return Object.assign(open, { whenReady });
@@ -75,9 +74,10 @@ class LibvirtLink implements AgentLink {
     private readonly connection: LibvirtAgentApi,
     private readonly domain: DomainRef,
     private readonly options: LinkOptions,
+    events: LibvirtLinks["events"],
   ) {
     this.unsubscribe.push(
-      connection.onDomainEvent((event) => this.onDomainEvent(event)),
+      events((event) => this.onDomainEvent(event)),
       connection.onClose((error) =>
         this.shutdown(new AgentUnavailableError(`lost the connection to libvirtd: ${error.message}`)),
       ),

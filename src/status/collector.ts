@@ -89,6 +89,8 @@ export class StatusCollector {
   private slow: { fields: GuestFields; at: number } | undefined;
   private readonly now: () => number;
   private readonly unsubscribe: () => void;
+  /** Built once: the same queries run on every poll. */
+  private readonly allQueries = this.queries();
 
   constructor(options: StatusCollectorOptions) {
     this.vm = options.vm;
@@ -140,7 +142,7 @@ export class StatusCollector {
     const refreshSlow = this.slow === undefined || this.now() - this.slow.at >= SLOW_REFRESH_MS;
     const slowFields: GuestFields = {};
     if (!refreshSlow) Object.assign(fields, this.slow?.fields);
-    const queries = this.queries().filter(
+    const queries = this.allQueries.filter(
       (q) =>
         !this.skipped.has(q.name) &&
         isEnabled(this.agent.capabilities, q.name) &&

@@ -185,16 +185,7 @@ export function cpuSecondsFrom(totals: CpuTotals): CpuSeconds {
 }
 
 // Linux counts guest time inside user (and guest_nice inside nice): adding them again would count it twice.
-const BUSY_OR_IDLE: readonly CpuState[] = [
-  "user",
-  "nice",
-  "system",
-  "idle",
-  "iowait",
-  "irq",
-  "softirq",
-  "steal",
-];
+const BUSY_OR_IDLE: readonly CpuState[] = CPU_STATES.filter((s) => s !== "guest" && s !== "guestnice");
 
 /** All CPU time counted so far, busy or idle, in ms. */
 export function cpuTotalMs(totals: CpuTotals): number {

@@ -17,8 +17,6 @@ export interface StatusPollerOptions {
   readonly log: Logger;
   /** In [0, 1), like Math.random (the default); tests pin it. */
   readonly random?: () => number;
-  /** Whether `next` is worth publishing before the heartbeat. Default: its facts differ (factsChanged). */
-  readonly changed?: (previous: StatusSnapshot, next: StatusSnapshot) => boolean;
   /** Told how long each collect took and whether it succeeded (the status poll duration metric). */
   readonly metrics?: PollMetrics;
   /** Told of every snapshot collected while running, published or not, and how long it took (guest metrics). */
@@ -57,7 +55,6 @@ interface Run extends RunState {
 export class StatusPoller {
   private readonly options: StatusPollerOptions;
   private readonly random: () => number;
-  private readonly changed: (previous: StatusSnapshot, next: StatusSnapshot) => boolean;
   private timer: NodeJS.Timeout | undefined;
   private running: Run | undefined;
   /** An agent event arrived during a run: poll again right after it, the run may predate the event. */
@@ -72,7 +69,6 @@ export class StatusPoller {
   constructor(options: StatusPollerOptions) {
     this.options = options;
     this.random = options.random ?? Math.random;
-    this.changed = options.changed ?? factsChanged;
   }
 
   get last(): StatusSnapshot | undefined {
@@ -174,7 +170,7 @@ export class StatusPoller {
     if (!this.lastPublished) return true;
     const since = Date.now() - this.lastPublishedAt;
     // A clock stepped back makes `since` negative: publish rather than wait for the clock to catch up.
-    return since < 0 || since >= this.options.heartbeatMs || this.changed(this.lastPublished, snapshot);
+    return since < 0 || since >= this.options.heartbeatMs || factsChanged(this.lastPublished, snapshot);
   }
 
   /**

@@ -1,6 +1,9 @@
 import type { Policy } from "../commands/policy.js";
 import type { MqttBus } from "../mqtt/bus.js";
 
+/** Changes within this window are published once. */
+const DEBOUNCE_MS = 200;
+
 export interface BridgeInfoVm {
   readonly name: string;
   readonly groups: readonly string[];
@@ -14,8 +17,6 @@ export interface BridgeInfoOptions {
   readonly version: string;
   readonly policy: Policy;
   readonly vms: () => readonly BridgeInfoVm[];
-  /** Changes within this window are published once. */
-  readonly debounceMs?: number;
 }
 
 /**
@@ -47,7 +48,7 @@ export class BridgeInfo {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.publish().catch(() => {});
-    }, this.options.debounceMs ?? 200);
+    }, DEBOUNCE_MS);
   }
 
   async publish(): Promise<void> {

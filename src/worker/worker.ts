@@ -143,10 +143,7 @@ export class Worker {
    * (Both online at once, e.g. mid-migration, is left alone: each keeps serving what it reaches.)
    */
   servedElsewhere(vm: string): string | undefined {
-    const me = this.options.config.worker.id;
-    return this.options.census
-      .vms()
-      .find((entry) => entry.name === vm && entry.worker !== me && entry.agent === "online")?.worker;
+    return this.options.census.onlineElsewhere(vm, this.options.config.worker.id);
   }
 
   /** After another worker's info changed: let go of VMs it now serves while our agent for them is gone. */

@@ -170,8 +170,8 @@ describe("a libvirt host", { skip, concurrency: true }, () => {
     const from = client.messages.length;
     const result = (await ok(power.name, "reboot")) as { accepted: boolean };
     assert.equal(result.accepted, true);
-    await availability(power.name, "offline", from);
-    await availability(power.name, "online", from);
+    const offline = await availability(power.name, "offline", from);
+    await availability(power.name, "online", client.messages.indexOf(offline));
     assert.equal(((await ok(power.name, "ping")) as { rtt_ms: number }).rtt_ms > 0, true);
   });
 });

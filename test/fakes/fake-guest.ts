@@ -92,6 +92,12 @@ export class FakeGuest {
     return { pid };
   }
 
+  /** Ends a running program now (one started with a long `runMs`): a test need not wait out its run. */
+  exit(pid: number): void {
+    const running = this.processes.get(pid);
+    if (running) this.processes.set(pid, { ...running, exitsAt: 0 });
+  }
+
   private status(pid: number): unknown {
     const process = this.processes.get(pid);
     if (!process) throw new AgentFailure("GenericError", "Invalid parameter 'pid'");

@@ -40,8 +40,11 @@ test("every example in config/ passes check-config", async (t) => {
   };
   // The libvirt example asks libvirtd: one defined domain (not started) with the agent channel is listed.
   let domain: string | undefined;
-  if (examples.includes("libvirt.yaml") && !skipWithoutLibvirt()) {
-    domain = await defineLibvirtDomain(t, "check");
+  if (examples.includes("libvirt.yaml")) {
+    // In CI skipWithoutLibvirt fails instead: libvirt is installed there.
+    const missing = skipWithoutLibvirt();
+    if (missing) t.diagnostic(`libvirt example: the domain listing is not checked (${missing})`);
+    else domain = await defineLibvirtDomain(t, "check");
   }
   for (const example of examples) {
     const result = await cli(["check-config", "--config", `config/${example}`], env);

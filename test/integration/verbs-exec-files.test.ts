@@ -109,7 +109,7 @@ test("a signal, base64 stdin, no capture, and binary or over-long output", async
 
 test("on the deadline: timeout with the pid; exec-status answers running, then the kept result", async () => {
   const { guest, send, seen } = await setup();
-  guest.program = () => ({ runMs: 700, exitcode: 0, out: "done\n" });
+  guest.program = () => ({ runMs: 3_600_000, exitcode: 0, out: "done\n" });
   const timedOut = await send("exec", { path: "/bin/sleep" }, { timeout: 0.2 });
   assert.equal(timedOut.error?.code, "timeout");
   const pid = timedOut.error?.pid;
@@ -118,7 +118,7 @@ test("on the deadline: timeout with the pid; exec-status answers running, then t
   assert.match(timedOut.error?.message ?? "", /still running.*exec-status/);
   const running = result(await send("exec-status", { pid }));
   assert.deepEqual({ ...running, ms: 0 }, { pid, exited: false, ms: 0 });
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  guest.exit(pid as number);
   const done = result(await send("exec-status", { pid }));
   assert.equal(done.exited, true);
   assert.equal(done.stdout, "done\n");
@@ -134,7 +134,9 @@ test("a status that reaps the process after the deadline is kept for exec-status
   fake.fault("guest-exec-status", { kind: "delay", ms: 500 });
   const timedOut = await send("exec", { path: "/bin/echo" }, { timeout: 0.2 });
   assert.equal(timedOut.error?.code, "timeout");
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // The agent answers in order: once a later request is answered, the delayed status reply has been
+  // handled (and its result kept), so the exec-status below cannot just join the status still in flight.
+  result(await send("guest-ping", {}));
   const r = result(await send("exec-status", { pid: timedOut.error?.pid }));
   assert.equal(r.stdout, "late\n");
   assert.equal(seen("guest-exec-status").length, 1);

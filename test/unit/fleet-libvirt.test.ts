@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Config } from "../../src/config/schema.js";
 import { scan } from "../../src/fleet/scan.js";
-import type { LibvirtDomainListing } from "../../src/fleet/sources/libvirt.js";
+import type { DomainInventoryEntry } from "../../src/libvirt/inventory.js";
 
 const libvirtConfig = (over: Record<string, unknown> = {}) =>
   Config.parse({ discovery: { libvirt: { enabled: true, ...over } } }).discovery.libvirt;
@@ -10,10 +10,10 @@ const libvirtConfig = (over: Record<string, unknown> = {}) =>
 const none = { vms: [], globs: [], proxmox: Config.parse({}).discovery.proxmox };
 
 test("libvirt domains with an agent channel are served by name, running or not; the others are not", async () => {
-  const domains: LibvirtDomainListing[] = [
-    { name: "web2", running: false, agentChannel: true },
-    { name: "web1", running: true, agentChannel: true },
-    { name: "router", running: true, agentChannel: false },
+  const domains: DomainInventoryEntry[] = [
+    { name: "web2", agentChannel: true },
+    { name: "web1", agentChannel: true },
+    { name: "router", agentChannel: false },
   ];
   const found = await scan({ ...none, libvirt: { config: libvirtConfig(), list: async () => domains } });
   assert.deepEqual(
@@ -31,7 +31,7 @@ test("a domain name that cannot be a topic level is a problem naming the domain"
     ...none,
     libvirt: {
       config: libvirtConfig(),
-      list: async () => [{ name: "web+1", running: true, agentChannel: true }],
+      list: async () => [{ name: "web+1", agentChannel: true }],
     },
   });
   assert.deepEqual(found.vms, []);
@@ -43,7 +43,7 @@ test("when libvirtd cannot be asked, the libvirt VMs served so far stay (a libvi
     ...none,
     libvirt: {
       config: libvirtConfig(),
-      list: async () => [{ name: "web1", running: true, agentChannel: true }],
+      list: async () => [{ name: "web1", agentChannel: true }],
     },
   };
   const first = await scan(sources);
@@ -51,7 +51,7 @@ test("when libvirtd cannot be asked, the libvirt VMs served so far stay (a libvi
     ...none,
     libvirt: {
       config: libvirtConfig(),
-      list: async (): Promise<LibvirtDomainListing[]> => {
+      list: async (): Promise<DomainInventoryEntry[]> => {
         throw new Error("libvirtd is not running? no socket at /run/libvirt/libvirt-sock");
       },
     },

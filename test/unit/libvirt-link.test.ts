@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type DomainEvent, type DomainRef, ErrorNumber, LibvirtError } from "../../src/libvirt/index.js";
 import { GuestAgent } from "../../src/qga/client.js";
-import { type LibvirtAgentApi, libvirtLinkOpener } from "../../src/qga/libvirt-link.js";
+import { type LibvirtAgentApi, type LibvirtLinks, libvirtLinkOpener } from "../../src/qga/libvirt-link.js";
 
 /**
  * The libvirt link under the real GuestAgent, over a scripted libvirt connection: how libvirt's answers and
@@ -76,12 +76,31 @@ function agentOver(
   timeoutMs = 5_000,
 ): GuestAgent {
   const connect = typeof libvirt === "function" ? libvirt : async () => libvirt;
-  const agent = new GuestAgent({
+  return new GuestAgent({
     address: "libvirt:web1",
-    open: libvirtLinkOpener("web1", connect),
+    open: libvirtLinkOpener("web1", sides(connect)),
     timeoutMs,
   });
-  return agent;
+}
+
+/** The scripted libvirt as both the shared connection (lookups, events) and each link's own one. */
+function sides(
+  connect: () => Promise<ScriptedLibvirt>,
+  events?: (listener: (event: DomainEvent) => void) => () => void,
+): LibvirtLinks {
+  return {
+    shared: connect,
+    connect,
+    events:
+      events ??
+      ((listener) => {
+        let unsubscribe = () => {};
+        void connect().then((libvirt) => {
+          unsubscribe = libvirt.onDomainEvent(listener);
+        });
+        return () => unsubscribe();
+      }),
+  };
 }
 
 test("a command goes to libvirt as bare JSON (no id: libvirt matches replies itself) and its return comes back", async (t) => {
@@ -268,14 +287,16 @@ test("libvirt's agent-connected event brings the VM online at once, not at the n
     address: "libvirt:web1",
     open: libvirtLinkOpener(
       "web1",
-      async () => {
-        libvirt.isOpen = true;
-        return libvirt;
-      },
-      (listener) => {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
+      sides(
+        async () => {
+          libvirt.isOpen = true;
+          return libvirt;
+        },
+        (listener) => {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+      ),
     ),
     // Without the event, the second attempt would come a minute later.
     backoff: { initialMs: 60_000, maxMs: 60_000 },

@@ -7,9 +7,9 @@ import {
   argStringList,
   argsObject,
   describePath,
-  isBase64,
 } from "../../qga/catalogue/scalars.js";
 import { argPath, authorizeProgram } from "../paths.js";
+import { base64When } from "./base64-when.js";
 import { beforeDeadline, remainingMs, sleep } from "./deadline.js";
 import { type ExecState, type ExecTracker, KEEP_MINUTES } from "./exec-tracker.js";
 import { defineVerb, type VerbContext } from "./verb.js";
@@ -31,18 +31,7 @@ const ExecArgs = argsObject({
   stdin: argString().optional(),
   stdin_encoding: argEnum(["utf8", "base64"]).default("utf8"),
   capture: argBool().default(true),
-}).superRefine((value, ctx) => {
-  // zod may run this after another member failed, so it checks its own inputs.
-  if (value.stdin_encoding !== "base64" || typeof value.stdin !== "string") return;
-  if (!isBase64(value.stdin)) {
-    // input left out: the issue must not carry the stdin itself.
-    ctx.addIssue({
-      code: "custom",
-      path: ["stdin"],
-      message: "stdin must be base64 (standard alphabet, padded)",
-    });
-  }
-});
+}).superRefine(base64When("stdin", "stdin_encoding", "stdin must be base64 (standard alphabet, padded)"));
 
 /**
  * `guest-exec`, then `guest-exec-status` polled with a backoff from a few ms (most commands are done by

@@ -1,6 +1,7 @@
 import { WorkerError } from "../../errors.js";
-import { argEnum, argString, argsObject, isBase64 } from "../../qga/catalogue/scalars.js";
+import { argEnum, argString, argsObject } from "../../qga/catalogue/scalars.js";
 import { argPath, authorizeFile } from "../paths.js";
+import { base64When } from "./base64-when.js";
 import { remainingMs } from "./deadline.js";
 import { withGuestFile } from "./guest-file.js";
 import { sha256Hex } from "./output.js";
@@ -11,16 +12,13 @@ const WriteArgs = argsObject({
   content: argString(),
   encoding: argEnum(["utf8", "base64"]).default("utf8"),
   mode: argEnum(["w", "a"]).default("w"),
-}).superRefine((value, ctx) => {
-  // zod may run this after another member failed, so it checks its own inputs.
-  if (value.encoding !== "base64" || typeof value.content !== "string" || isBase64(value.content)) return;
-  // input left out: the issue must not carry the content itself.
-  ctx.addIssue({
-    code: "custom",
-    path: ["content"],
-    message: "content must be base64 (standard alphabet, padded) when encoding is base64",
-  });
-});
+}).superRefine(
+  base64When(
+    "content",
+    "encoding",
+    "content must be base64 (standard alphabet, padded) when encoding is base64",
+  ),
+);
 
 /**
  * Writes (mode "w": replaces, "a": appends) the whole content, in chunks of limits.fileChunkBytes,

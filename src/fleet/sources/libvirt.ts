@@ -1,17 +1,10 @@
 import type { LibvirtSource } from "../../config/schema.js";
-import { libvirtAddress } from "../../qga/address.js";
+import type { DomainInventoryEntry } from "../../libvirt/inventory.js";
+import { formatAddress } from "../../qga/address.js";
 import { DEFAULT_CONNECTION, type SourceResult, uniqueGroups, type VmDescriptor } from "../vm.js";
 
-/** One libvirt domain as discovery sees it. */
-export interface LibvirtDomainListing {
-  readonly name: string;
-  readonly running: boolean;
-  /** Its XML has the guest agent's virtio channel (org.qemu.guest_agent.0). */
-  readonly agentChannel: boolean;
-}
-
 /** Every domain libvirtd knows (running or not), asked at each rescan. */
-export type ListLibvirtDomains = () => Promise<LibvirtDomainListing[]>;
+export type ListLibvirtDomains = () => Promise<DomainInventoryEntry[]>;
 
 /**
  * The libvirt domains that have a guest-agent channel, named after the domain. A defined domain that is
@@ -32,7 +25,7 @@ export async function libvirtVms(
       folders: [],
     };
   }
-  let domains: LibvirtDomainListing[];
+  let domains: DomainInventoryEntry[];
   try {
     domains = await list();
   } catch (error) {
@@ -49,7 +42,7 @@ export async function libvirtVms(
     .map(
       (domain): VmDescriptor => ({
         name: domain.name,
-        address: libvirtAddress(domain.name),
+        address: formatAddress({ kind: "libvirt", domain: domain.name }),
         groups: uniqueGroups(source.groups),
         // libvirtd holds the socket whatever we do; "hold" keeps our link (a domain lookup) between calls.
         connection: DEFAULT_CONNECTION,

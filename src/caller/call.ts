@@ -51,9 +51,7 @@ export async function call(
   const { bus, topics } = connection;
   const id = `${connection.id}-${randomBytes(4).toString("hex")}`;
   const v5 = bus.protocolVersion === 5;
-  const replyTopic = v5
-    ? `${topics.base}/bridge/${connection.id}/replies`
-    : `${topics.base}/+/reply/${request.command}`;
+  const replyTopic = v5 ? topics.callerReplies() : topics.everyReply(request.command);
   const correlation = Buffer.from(id);
   const expected = expectedVms(request.target, census.vms());
   const replies = new Map<string, CallReply>();
@@ -66,7 +64,7 @@ export async function call(
     if (
       v5
         ? message.topic !== replyTopic || !message.correlationData?.equals(correlation)
-        : !matchesReplyTopic(message.topic, topics.base, request.command)
+        : !topics.isReply(message.topic, request.command)
     )
       return;
     const reply = parseReply(message.payload);
@@ -84,7 +82,7 @@ export async function call(
     ...(request.args ? { args: request.args } : {}),
     timeout: request.timeoutSeconds,
   });
-  await bus.publish(commandTopic(topics.base, request.target, request.command), payload, {
+  await bus.publish(commandTopic(topics, request.target, request.command), payload, {
     qos: 1,
     ...(v5 ? { responseTopic: replyTopic, correlationData: correlation } : {}),
   });
@@ -97,13 +95,6 @@ export async function call(
   ]);
   clearTimeout(timer);
   return { expected, replies: [...replies.values()], missing: expected.filter((vm) => !replies.has(vm)) };
-}
-
-function matchesReplyTopic(topic: string, base: string, command: string): boolean {
-  const levels = topic.slice(base.length + 1).split("/");
-  return (
-    topic.startsWith(`${base}/`) && levels.length === 3 && levels[1] === "reply" && levels[2] === command
-  );
 }
 
 function parseReply(payload: Buffer): CallReply | undefined {

@@ -74,19 +74,13 @@ export async function runWatch(
 ): Promise<number> {
   const connection = await connectCaller(config, log);
   try {
-    const base = connection.topics.base;
-    const level = vm ?? "+";
     connection.bus.onMessage((message) => {
       const text = message.payload.toString("utf8");
       if (json)
         out.stdout(`${JSON.stringify({ topic: message.topic, retained: message.retain, payload: text })}\n`);
       else out.stdout(`${new Date().toISOString()} ${message.topic} ${text}\n`);
     });
-    await connection.bus.subscribe([
-      `${base}/${level}/status`,
-      `${base}/${level}/availability`,
-      `${base}/${level}/event`,
-    ]);
+    await connection.bus.subscribe(connection.topics.vmOutputs(vm));
     await stop;
     return EXIT.ok;
   } finally {

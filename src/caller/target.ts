@@ -1,5 +1,6 @@
 import { TopicLevel } from "../config/schema.js";
 import type { InventoryVm } from "../inventory/census.js";
+import { ALL_GROUP, type Topics } from "../mqtt/topics.js";
 
 /** Whom a call addresses: one VM, a group's members, or every VM. */
 export type CallTarget =
@@ -8,7 +9,11 @@ export type CallTarget =
 
 /** `web1`, `group:web` or `all` (the group every VM is in). */
 export function parseTarget(text: string): CallTarget {
-  const group = text.startsWith("group:") ? text.slice("group:".length) : text === "all" ? "all" : undefined;
+  const group = text.startsWith("group:")
+    ? text.slice("group:".length)
+    : text === ALL_GROUP
+      ? ALL_GROUP
+      : undefined;
   const name = group ?? text;
   const valid = TopicLevel.safeParse(name);
   if (!valid.success)
@@ -17,15 +22,15 @@ export function parseTarget(text: string): CallTarget {
 }
 
 /** The topic a request for `target` goes to. */
-export function commandTopic(base: string, target: CallTarget, command: string): string {
+export function commandTopic(topics: Topics, target: CallTarget, command: string): string {
   return target.kind === "vm"
-    ? `${base}/${target.vm}/cmd/${command}`
-    : `${base}/group/${target.group}/cmd/${command}`;
+    ? topics.command(target.vm, command)
+    : topics.groupCommand(target.group, command);
 }
 
 /** The VMs that should answer, from the workers' inventory; a single VM is expected whatever it says. */
 export function expectedVms(target: CallTarget, inventory: readonly InventoryVm[]): string[] {
   if (target.kind === "vm") return [target.vm];
-  const members = inventory.filter((vm) => target.group === "all" || vm.groups.includes(target.group));
+  const members = inventory.filter((vm) => target.group === ALL_GROUP || vm.groups.includes(target.group));
   return [...new Set(members.map((vm) => vm.name))].sort();
 }

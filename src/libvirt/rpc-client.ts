@@ -1,6 +1,7 @@
 // The transport under LibvirtConnection: one unix socket, calls matched to replies by serial, event
 // messages handed to a listener. Knows no procedure's meaning.
-import net from "node:net";
+import type net from "node:net";
+import { connectWithin } from "../net/connect.js";
 import { MessageStatus, MessageType, QEMU_PROGRAM, REMOTE_PROGRAM } from "./constants.js";
 import { decodeRemoteError, ErrorNumber, type LibvirtError, rpcError } from "./errors.js";
 import { callHeader, decodeMessage, encodeMessage, FrameDecoder, type Message } from "./packet.js";
@@ -34,28 +35,12 @@ const LATE_SERIALS_MAX = 1024;
 
 /** Connects a unix socket, or fails with the errno error (code ENOENT, ECONNREFUSED, EACCES, ...). */
 export function connectUnixSocket(socketPath: string, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection({ path: socketPath });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        rpcError(
-          `libvirtd did not accept a connection on ${socketPath} within ${timeoutMs} ms`,
-          ErrorNumber.OPERATION_TIMEOUT,
-        ),
-      );
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      resolve(socket);
-    });
-    socket.once("error", (err) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(err);
-    });
-  });
+  return connectWithin({ path: socketPath }, timeoutMs, () =>
+    rpcError(
+      `libvirtd did not accept a connection on ${socketPath} within ${timeoutMs} ms`,
+      ErrorNumber.OPERATION_TIMEOUT,
+    ),
+  );
 }
 
 export class RpcClient {

@@ -7,6 +7,9 @@ export type CommandTopic =
   | { readonly kind: "vm"; readonly vm: string; readonly command: string }
   | { readonly kind: "group"; readonly group: string; readonly command: string };
 
+/** The group every VM is in. */
+export const ALL_GROUP = "all";
+
 /** Levels that cannot name a VM because the contract uses them for other topics. */
 const RESERVED_VM_LEVELS = new Set(["bridge", "group"]);
 
@@ -86,6 +89,35 @@ export class Topics {
   /** Where a request for one command of one VM is published (Home Assistant's buttons publish here). */
   command(vm: string, command: string): string {
     return `${this.vmRoot(vm)}/cmd/${level("command", command)}`;
+  }
+
+  /** Where a request for one command of every member of a group is published. */
+  groupCommand(group: string, command: string): string {
+    return `${this.base}/group/${level("group", group)}/cmd/${level("command", command)}`;
+  }
+
+  /** A caller's own reply topic (MQTT 5 Response Topic), under the bridge level: never a VM's. */
+  callerReplies(): string {
+    return `${this.base}/bridge/${this.worker}/replies`;
+  }
+
+  /** Subscription filter for every VM's replies to one command (MQTT 3.1.1 callers). */
+  everyReply(command: string): string {
+    return `${this.base}/+/reply/${level("command", command)}`;
+  }
+
+  /** Whether `topic` is some VM's reply to `command`. */
+  isReply(topic: string, command: string): boolean {
+    const prefix = `${this.base}/`;
+    if (!topic.startsWith(prefix)) return false;
+    const levels = topic.slice(prefix.length).split("/");
+    return levels.length === 3 && levels[0] !== "" && levels[1] === "reply" && levels[2] === command;
+  }
+
+  /** Subscription filters for the status, availability and events of one VM, or of every VM. */
+  vmOutputs(vm?: string): string[] {
+    const root = vm === undefined ? `${this.base}/+` : this.vmRoot(vm);
+    return [`${root}/status`, `${root}/availability`, `${root}/event`];
   }
 
   /** Subscription filter for every command of one VM. */

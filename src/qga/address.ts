@@ -1,4 +1,5 @@
-import net from "node:net";
+import type net from "node:net";
+import { connectWithin } from "../net/connect.js";
 import { AgentUnavailableError } from "./errors.js";
 
 /**
@@ -53,24 +54,20 @@ export type SocketAddress = Exclude<AgentAddress, { kind: "libvirt" }>;
  * Opens a socket to the agent. A refused or missing socket fails at once with the OS reason; a peer that
  * never completes the connect fails after `timeoutMs`.
  */
-export function connectSocket(address: SocketAddress, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket =
-      address.kind === "unix" ? net.connect({ path: address.path }) : net.connect(address.port, address.host);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new AgentUnavailableError(`connecting to ${formatAddress(address)} took over ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      resolve(socket);
-    });
-    socket.once("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new AgentUnavailableError(describeConnectError(address, err), { cause: err }));
-    });
-  });
+export async function connectSocket(address: SocketAddress, timeoutMs: number): Promise<net.Socket> {
+  const options =
+    address.kind === "unix" ? { path: address.path } : { port: address.port, host: address.host };
+  try {
+    return await connectWithin(
+      options,
+      timeoutMs,
+      () => new AgentUnavailableError(`connecting to ${formatAddress(address)} took over ${timeoutMs} ms`),
+    );
+  } catch (error) {
+    if (error instanceof AgentUnavailableError) throw error;
+    const err = error as NodeJS.ErrnoException;
+    throw new AgentUnavailableError(describeConnectError(address, err), { cause: err });
+  }
 }
 
 function describeConnectError(address: SocketAddress, err: NodeJS.ErrnoException): string {

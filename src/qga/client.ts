@@ -18,6 +18,7 @@ import { watchGoingDown } from "./going-down.js";
 import type { AgentLink, LinkOpener } from "./link.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { socketLinkOpener } from "./socket-link.js";
+import { withinMs } from "./time-limit.js";
 import { describeIssues } from "./validation.js";
 
 /**
@@ -196,7 +197,12 @@ export class GuestAgent {
     if (!parsedArgs.success) throw new InvalidArgumentsError(describeIssues(parsedArgs.error, "args"));
     const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + timeoutMs;
-    if (!this.profile || !this.channel?.isOpen) await this.withDeadline(this.ensureChannel(), deadline, name);
+    if (!this.profile || !this.channel?.isOpen)
+      await withinMs(
+        this.ensureChannel(),
+        deadline - Date.now(),
+        () => new AgentTimeoutError(`${name}: the agent could not be reached before the timeout`),
+      );
     this.checkRunnable(spec);
     const request: AgentRequest = { execute: name, arguments: parsedArgs.data as Record<string, unknown> };
     let value: unknown;
@@ -413,21 +419,6 @@ export class GuestAgent {
     const delay = this.backoff.next();
     this.log.debug({ delay, attempt: this.backoff.attempts, reason }, "reconnecting to the agent");
     this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
-  }
-
-  private async withDeadline<T>(promise: Promise<T>, deadline: number, command: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AgentTimeoutError(`${command}: the agent could not be reached before the timeout`)),
-        Math.max(0, deadline - Date.now()),
-      );
-    });
-    try {
-      return await Promise.race([promise, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private setState(state: AgentState, reason: string | undefined): void {

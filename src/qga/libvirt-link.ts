@@ -3,7 +3,8 @@ import { ErrorNumber, LibvirtError } from "../libvirt/index.js";
 import type { AgentRequest, SendOptions } from "./channel.js";
 import { AgentReplyError, AgentTimeoutError, AgentUnavailableError, type QgaError } from "./errors.js";
 import type { AgentLink, LinkOpener, LinkOptions } from "./link.js";
-import { parseReplyLine } from "./reply.js";
+import { parseReplyText } from "./reply.js";
+import { withinMs } from "./time-limit.js";
 
 /** What a link uses of its own libvirt connection: commands only. */
 export type LibvirtAgentApi = Pick<
@@ -108,23 +109,12 @@ class LibvirtLink implements AgentLink {
   send(request: AgentRequest, options: SendOptions): Promise<unknown> {
     if (this.closedError) return Promise.reject(this.closedError);
     this.waiting++;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new AgentTimeoutError(
-              `${request.execute}: no answer through libvirt within ${options.timeoutMs} ms`,
-            ),
-          ),
-        options.timeoutMs,
-      );
-    });
     const work = this.dispatch(request, options).catch((error: unknown) => {
       throw this.failure(error, request.execute);
     });
-    return Promise.race([work, expired]).finally(() => {
-      clearTimeout(timer);
+    const expired = () =>
+      new AgentTimeoutError(`${request.execute}: no answer through libvirt within ${options.timeoutMs} ms`);
+    return withinMs(work, options.timeoutMs, expired).finally(() => {
       this.waiting--;
     });
   }
@@ -173,7 +163,7 @@ class LibvirtLink implements AgentLink {
         `the reply to ${command} is larger than ${this.options.maxReplyBytes} bytes`,
       );
     }
-    const line = parseReplyLine(Buffer.from(text));
+    const line = parseReplyText(text);
     if (line.kind === "return") return line.value;
     if (line.kind === "error") throw new AgentReplyError(line.errorClass, line.desc);
     throw new AgentReplyError(

@@ -15,7 +15,11 @@ export type ParsedLine =
   | { readonly kind: "garbage"; readonly preview: string };
 
 export function parseReplyLine(bytes: Buffer): ParsedLine {
-  const text = bytes.toString("utf8");
+  return parseReplyText(bytes.toString("utf8"));
+}
+
+/** The same for a reply that arrives as text (libvirt hands over the agent's reply as a string). */
+export function parseReplyText(text: string): ParsedLine {
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -7,7 +7,7 @@ import { HomeAssistantAnnouncer } from "../ha/announcer.js";
 import type { WorkerMetrics } from "../http/metrics.js";
 import type { FleetCensus } from "../inventory/census.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
-import type { Topics } from "../mqtt/topics.js";
+import { ALL_GROUP, type Topics } from "../mqtt/topics.js";
 import type { LinkOpener } from "../qga/link.js";
 import { BridgeInfo } from "./bridge-info.js";
 import { VmRuntime } from "./vm-runtime.js";
@@ -28,9 +28,6 @@ export interface WorkerOptions {
 
 /** Requests kept while the first fleet is set up; more than a resumed session would plausibly hold. */
 const MAX_EARLY_MESSAGES = 10_000;
-
-/** The group every VM is in. */
-export const ALL_GROUP = "all";
 
 /**
  * The VMs this worker serves and the routing between them: one VmRuntime per VM, the group

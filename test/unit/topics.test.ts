@@ -95,3 +95,22 @@ test("assertPublishable refuses what no PUBLISH may carry", () => {
   for (const good of ["a", "a/b", "/a", "a//b", "$share-like/x"])
     assert.doesNotThrow(() => assertPublishable(good));
 });
+
+test("the caller's topics: group commands, its own reply topic, every VM's replies, watch filters", () => {
+  const t = new Topics("site/qga", "caller-1");
+  assert.equal(t.groupCommand("web", "ping"), "site/qga/group/web/cmd/ping");
+  assert.equal(t.callerReplies(), "site/qga/bridge/caller-1/replies");
+  assert.equal(t.everyReply("ping"), "site/qga/+/reply/ping");
+  assert.equal(t.isReply("site/qga/web1/reply/ping", "ping"), true);
+  assert.equal(t.isReply("site/qga/web1/reply/status", "ping"), false);
+  assert.equal(t.isReply("site/qga/web1/x/reply/ping", "ping"), false);
+  assert.equal(t.isReply("other/web1/reply/ping", "ping"), false);
+  assert.deepEqual(t.vmOutputs(), ["site/qga/+/status", "site/qga/+/availability", "site/qga/+/event"]);
+  assert.deepEqual(t.vmOutputs("web1"), [
+    "site/qga/web1/status",
+    "site/qga/web1/availability",
+    "site/qga/web1/event",
+  ]);
+  assert.throws(() => t.groupCommand("web", "a/b"), /single MQTT topic level/);
+  assert.throws(() => t.vmOutputs("bridge"), /reserved/);
+});

@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { FakeAgent } from "../fakes/fake-agent.js";
+import { runCli } from "../helpers/cli.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { skipWithout } from "../helpers/tools.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
 
 /** One `call all` to 1,000 VMs spread over three workers completes with every reply (the bench says how fast). */
 const skip = skipWithout("mosquitto");
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const run = promisify(execFile);
 const VMS = 1000;
 const WORKERS = 3;
 let dir: string;
@@ -61,12 +57,11 @@ test(`call all reaches ${VMS} VMs on ${WORKERS} workers, every reply back`, {
   skip,
   timeout: 170_000,
 }, async () => {
-  const env = { ...process.env, QGA_MQTT_MQTT_URL: broker.url, QGA_MQTT_MQTT_BASE_TOPIC: "scale" };
-  const { stdout } = await run(
-    process.execPath,
-    ["--import", "tsx", "src/main.ts", "call", "all", "guest-ping", "--json", "--timeout", "60"],
-    { cwd: root, env, maxBuffer: 64 * 1024 * 1024 },
-  );
+  const { code, stdout, stderr } = await runCli(["call", "all", "guest-ping", "--json", "--timeout", "60"], {
+    QGA_MQTT_MQTT_URL: broker.url,
+    QGA_MQTT_MQTT_BASE_TOPIC: "scale",
+  });
+  assert.equal(code, 0, stderr);
   const replies = stdout
     .trim()
     .split("\n")

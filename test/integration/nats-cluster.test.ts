@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { FakeAgent } from "../fakes/fake-agent.js";
+import { runCli } from "../helpers/cli.js";
 import { type NatsCluster, startNatsCluster } from "../helpers/nats.js";
 import { skipWithout } from "../helpers/tools.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
@@ -16,8 +14,6 @@ import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
  * (MQTT 3.1.1), and `qga-mqtt call all` through yet another node gets every VM's reply.
  */
 const skip = skipWithout("nats-server");
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const run = promisify(execFile);
 let dir: string;
 let cluster: NatsCluster;
 const agents: FakeAgent[] = [];
@@ -52,18 +48,8 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function callVia(url: string, args: string[]) {
-  const env = { ...process.env, QGA_MQTT_MQTT_URL: url, QGA_MQTT_MQTT_PROTOCOL_VERSION: "4" };
-  try {
-    const { stdout } = await run(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: root,
-      env,
-    });
-    return { code: 0, stdout };
-  } catch (error) {
-    const e = error as { code: number; stdout: string };
-    return { code: e.code, stdout: e.stdout };
-  }
+function callVia(url: string, args: string[]) {
+  return runCli(args, { QGA_MQTT_MQTT_URL: url, QGA_MQTT_MQTT_PROTOCOL_VERSION: "4" });
 }
 
 test("call all through a third node gets every reply from every worker", { skip }, async () => {

@@ -117,6 +117,42 @@ export async function spawnWorker(
   };
 }
 
+/**
+ * CPU seconds used by each named process between start() and stop(): where the machine's two cores go
+ * during a load (the load generator is this process: process.cpuUsage()).
+ */
+export class CpuAccount {
+  private readonly before = new Map<string, number>();
+  private constructor(private readonly pids: Record<string, number>) {}
+
+  static start(pids: Record<string, number>): CpuAccount {
+    const account = new CpuAccount(pids);
+    for (const [name, pid] of Object.entries(pids)) account.before.set(name, procReading(pid).cpuSeconds);
+    account.before.set("load generator", selfCpuSeconds());
+    return account;
+  }
+
+  /** CPU µs per request of each process, and their sum. */
+  perRequest(requests: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    let total = 0;
+    const used = (name: string, now: number) => {
+      const us = ((now - this.before.get(name)!) * 1e6) / requests;
+      out[name] = us;
+      total += us;
+    };
+    for (const [name, pid] of Object.entries(this.pids)) used(name, procReading(pid).cpuSeconds);
+    used("load generator", selfCpuSeconds());
+    out.total = total;
+    return out;
+  }
+}
+
+function selfCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 /** CPU seconds (user + system) and RSS of a process, from /proc. */
 export function procReading(pid: number): { cpuSeconds: number; rssBytes: number; hwmBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -253,7 +289,10 @@ export async function startBenchBroker(): Promise<Mosquitto> {
 }
 
 /** bench/echo-relay.mjs in a process of its own; `base`: its fleet mode (see there). */
-export async function startRelay(url: string, base?: string): Promise<{ stop(): Promise<void> }> {
+export async function startRelay(
+  url: string,
+  base?: string,
+): Promise<{ readonly pid: number; stop(): Promise<void> }> {
   const child = spawn(
     process.execPath,
     [path.join(root, "bench/echo-relay.mjs"), url, ...(base ? [base] : [])],
@@ -267,6 +306,7 @@ export async function startRelay(url: string, base?: string): Promise<{ stop(): 
   });
   child.removeAllListeners("exit");
   return {
+    pid: child.pid!,
     async stop() {
       const exited = once(child, "exit");
       child.kill("SIGTERM");

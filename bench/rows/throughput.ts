@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import {
+  CpuAccount,
   LoadClient,
   procReading,
   sleep,
@@ -22,6 +23,18 @@ import type { RowOptions, RowResult } from "./types.js";
 
 const VMS = 1000;
 const GOAL = 10_000;
+/** CPU time per request that two cores give at the goal's rate. */
+const BUDGET_US = (2 * 1e6) / GOAL;
+
+function prefixed(prefix: string, cpu: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(cpu).map(([name, us]) => [prefix + name, us]));
+}
+
+function describeCpu(cpu: Record<string, number>): string {
+  return Object.entries(cpu)
+    .map(([name, us]) => `${name} ${us.toFixed(0)}`)
+    .join(", ");
+}
 
 async function closedLoop(
   load: LoadClient,
@@ -176,7 +189,9 @@ export async function throughput(options: RowOptions): Promise<RowResult> {
     process.stderr.write(`  warm-up: ${load.failures} bad, ${load.lost} lost ${load.lastFailure}\n`);
     load.failures = 0;
     load.lost = 0;
+    const account = CpuAccount.start({ worker: worker.pid, broker: broker.pid, "fake agents": fleet.pid });
     const saturated = await closedLoop(load, window, seconds);
+    const cpu = account.perRequest(saturated.completed);
     await sleep(1000);
     const half = summarize(await openLoop(load, saturated.rate / 2, seconds));
     const failures = load.failures + load.lost;
@@ -186,7 +201,9 @@ export async function throughput(options: RowOptions): Promise<RowResult> {
     const relay = await startRelay(broker.url, "ceil");
     const relayLoad = await LoadClient.connect(broker.url, "ceil", "ping");
     await closedLoop(relayLoad, window, 1);
+    const relayAccount = CpuAccount.start({ relay: relay.pid, broker: broker.pid });
     const ceiling = await closedLoop(relayLoad, window, seconds);
+    const relayCpu = relayAccount.perRequest(ceiling.completed);
     await relayLoad.close();
     await relay.stop();
     const ratio = saturated.rate / GOAL;
@@ -208,6 +225,8 @@ export async function throughput(options: RowOptions): Promise<RowResult> {
         ratioToGoal: ratio,
         relayCeilingPerSecond: ceiling.rate,
         ratioToRelayCeiling: saturated.rate / ceiling.rate,
+        ...prefixed("cpuUsPerRequest.", cpu),
+        ...prefixed("relayCpuUsPerRequest.", relayCpu),
       },
       table: [
         [
@@ -227,6 +246,7 @@ export async function throughput(options: RowOptions): Promise<RowResult> {
         ],
       ],
       notes: [
+        `CPU per request (user + system, µs) at saturation: ${describeCpu(cpu)}. Through the bare relay: ${describeCpu(relayCpu)}. The two cores give ${BUDGET_US} µs of CPU per request at ${GOAL.toLocaleString("en")}/s.`,
         "Broker, worker, the 1,000 fake agents (one child process) and the load generator share the 2 cores. The worker logs at `warn` here (an audit line per command at `info` would be measured too).",
       ],
     };

@@ -33,6 +33,8 @@ export interface Mosquitto {
   clientCert?: string;
   clientKey?: string;
   dir: string;
+  /** The broker process's pid (a new one after restart()). */
+  readonly pid: number;
   /** Stops the broker, waits for it to exit and removes its folder. */
   stop(): Promise<void>;
   /** Same port, same config; resolves once it accepts connections again. */
@@ -203,6 +205,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       port: port!,
       host: HOST,
       dir,
+      get pid() {
+        return child.pid!;
+      },
       stop: async () => {
         await terminate(child);
         await rm(dir, { recursive: true, force: true });

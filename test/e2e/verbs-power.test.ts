@@ -82,6 +82,26 @@ async function readGuestFile(vm: string, file: string): Promise<string> {
   }
 }
 
+/**
+ * The lines of the guest file `file` (numbers: guest uptimes), once `ready` holds for them. Nothing outside
+ * the guest tells when a line is written, so the file is read through the agent until then, a read per
+ * writer period (0.1 s), within 30 s.
+ */
+async function guestLinesWhen(
+  vm: string,
+  file: string,
+  ready: (lines: number[]) => boolean,
+  what: string,
+): Promise<number[]> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const lines = (await readGuestFile(vm, file)).trim().split("\n").filter(Boolean).map(Number);
+    if (ready(lines)) return lines;
+    if (performance.now() > deadline) throw new Error(`not within 30 s: ${what} (${lines.length} lines)`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** guest-exec, then guest-exec-status until it exits; resolves with its stdout. */
 async function guestRun(vm: string, file: string, ...arg: string[]): Promise<string> {
   const { pid } = (await ok(vm, "guest-exec", { path: file, arg, "capture-output": true })) as {
@@ -125,8 +145,10 @@ describe("verbs on real VMs", { skip, concurrency: true }, () => {
   test("freeze blocks writes until thaw; sync-time; set-password; shutdown ends QEMU", async (t) => {
     // A writer that appends the guest's uptime every 0.1 s: while /data is frozen its write blocks.
     const writer = "while :; do cut -d' ' -f1 /proc/uptime >> /data/log; sleep 0.1; done";
+    // The log exists before the writer starts, so that it can be read from the first poll on.
+    await guestRun("ops", "/bin/sh", "-c", ": > /data/log");
     await ok("ops", "guest-exec", { path: "/bin/sh", arg: ["-c", writer] });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await guestLinesWhen("ops", "/data/log", (lines) => lines.length >= 5, "the writer's first lines");
     const frozenEvent = client.upcoming(`${base}/ops/event`, (m) => client.json(m).event === "frozen");
     const freeze = await request("ops", "freeze");
     const frozenAt = performance.now();
@@ -138,8 +160,14 @@ describe("verbs on real VMs", { skip, concurrency: true }, () => {
     const thaw = await request("ops", "thaw");
     t.diagnostic(`thaw reply: ${JSON.stringify(thaw)}`);
     assert.deepEqual(thaw.result, { thawed: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const uptimes = (await readGuestFile("ops", "/data/log")).trim().split("\n").map(Number);
+    // The guest's clock once thawed: the writer's lines after it were written after the thaw.
+    const thawedAt = Number((await readGuestFile("ops", "/proc/uptime")).split(" ")[0]);
+    const uptimes = await guestLinesWhen(
+      "ops",
+      "/data/log",
+      (lines) => lines.filter((u) => u > thawedAt).length >= 5,
+      "the writer's lines after the thaw",
+    );
     const gaps = uptimes.slice(1).map((u, i) => u - uptimes[i]!);
     const longest = Math.max(...gaps);
     t.diagnostic(`writer: ${uptimes.length} lines, longest gap ${longest.toFixed(2)} s, frozen ${heldMs} ms`);

@@ -3,11 +3,11 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import parsePrometheusTextFormat, { type MetricFamily } from "parse-prometheus-text-format";
 import { GuestAgent } from "../../src/qga/client.js";
 import { FakeAgent } from "../fakes/fake-agent.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
+import { type Received, TestClient } from "../helpers/mqtt-client.js";
 import { type RealAgent, startRealAgent } from "../helpers/qemu-ga.js";
 import { skipWithout } from "../helpers/tools.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
@@ -24,6 +24,7 @@ let real: RealAgent;
 let fake: FakeAgent | undefined;
 let worker: WorkerProcess;
 let origin: string;
+let client: TestClient;
 
 before(async () => {
   if (skip) return;
@@ -32,6 +33,9 @@ before(async () => {
   await mkdir(path.join(dir, "conf"));
   await writeFile(path.join(dir, "conf", "101.conf"), "name: brief\nagent: 1\n");
   broker = await startMosquitto();
+  // Subscribed before the worker starts: a cleared (empty retained) status is only seen live.
+  client = await TestClient.connect(broker.url);
+  await client.subscribe("qgagm/+/status");
   real = await startRealAgent();
   fake = await FakeAgent.start({ path: path.join(dir, "run", "101.qga") });
   worker = await startWorker(dir, {
@@ -52,6 +56,7 @@ before(async () => {
 });
 
 after(async () => {
+  await client?.close();
   await worker?.stop();
   await fake?.stop();
   await real?.dispose();
@@ -80,18 +85,21 @@ function only(families: MetricFamily[], name: string, vm: string): number {
   return found[0]!.value;
 }
 
-/** Scrapes until `ready` holds (the first polls run within 2 s of a VM's start). */
-async function scrapeUntil(
-  ready: (families: MetricFamily[]) => boolean,
-  what: string,
-): Promise<MetricFamily[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const families = await scrape();
-    if (ready(families)) return families;
-    if (Date.now() > deadline) throw new Error(`not within 20 s: ${what}`);
-    await sleep(200);
-  }
+/**
+ * The VM's status snapshot published with the agent online and the readings `has` names (the first polls
+ * run within 2 s of a VM's start). The worker updates a VM's guest series with each collected snapshot
+ * before it publishes it, so /metrics, scraped after this message, holds that poll's series: no polling.
+ */
+function statusOnline(vm: string, ...has: string[]): Promise<Received> {
+  return client.next(
+    `qgagm/${vm}/status`,
+    (m) => {
+      if (m.payload.length === 0) return false;
+      const snapshot = client.json(m);
+      return snapshot.agent === "online" && has.every((member) => member in snapshot);
+    },
+    20_000,
+  );
 }
 
 /** The agent's own answers, through a client of our own between the worker's polls. */
@@ -105,12 +113,10 @@ async function ask<T>(work: (agent: GuestAgent) => Promise<T>): Promise<T> {
 }
 
 test("the real agent's guest metrics match its own answers", { skip }, async () => {
-  const families = await scrapeUntil(
-    (f) =>
-      series(f, "qga_guest_agent_up", "real")[0]?.value === 1 &&
-      series(f, "qga_guest_cpu_seconds_total", "real").length > 0,
-    "the real VM's first successful poll",
-  );
+  await statusOnline("real", "cpu_seconds");
+  const families = await scrape();
+  assert.equal(only(families, "qga_guest_agent_up", "real"), 1);
+  assert.ok(series(families, "qga_guest_cpu_seconds_total", "real").length > 0, "no CPU series");
   const answers = await ask(async (agent) => ({
     info: await agent.call("guest-info"),
     fsinfo: await agent.call("guest-get-fsinfo"),
@@ -169,14 +175,18 @@ test("the real agent's guest metrics match its own answers", { skip }, async () 
 });
 
 test("a VM that goes away has its series removed, not frozen", { skip }, async () => {
-  await scrapeUntil(
-    (f) => series(f, "qga_guest_agent_up", "brief")[0]?.value === 1,
-    "the Proxmox VM's first poll",
-  );
+  await statusOnline("brief");
+  assert.equal(only(await scrape(), "qga_guest_agent_up", "brief"), 1);
+  // A VM no longer served has its series removed, then its retained status cleared (an empty payload).
+  const cleared = client.upcoming("qgagm/brief/status", (m) => m.payload.length === 0, 20_000);
   await rm(path.join(dir, "conf", "101.conf"));
-  const families = await scrapeUntil(
-    (f) => !f.some((family) => family.metrics.some((m) => m.labels?.vm === "brief")),
-    "the destroyed VM's series gone",
+  await cleared;
+  const families = await scrape();
+  const left = families.filter((family) => family.metrics.some((m) => m.labels?.vm === "brief"));
+  assert.deepEqual(
+    left.map((family) => family.name),
+    [],
+    "the destroyed VM's series are gone",
   );
   // The other VM's series stay.
   assert.equal(only(families, "qga_guest_agent_up", "real"), 1);

@@ -12,7 +12,7 @@ import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
 /**
  * A VM that moves to another host: its socket disappears under one worker and appears under another. The
  * VM keeps its name and topics, the new worker takes them over, the old one lets go, and a request is
- * answered once.
+ * answered once. A second VM stays on host-a throughout: requests to it are host-a's alone to answer.
  */
 const skip = skipWithout("mosquitto");
 const base = "move";
@@ -56,10 +56,12 @@ function infoLists(vm: string) {
 test("a VM moving from host-a to host-b: topics taken over, let go, answered once", { skip }, async () => {
   const onA = await FakeAgent.start({ path: path.join(dir, "host-a", "mover.sock") });
   agents.push(onA);
+  agents.push(await FakeAgent.start({ path: path.join(dir, "host-a", "anchor.sock") }));
   workers.push(await startWorker(dir, workerConfig("host-a")));
   workers.push(await startWorker(dir, workerConfig("host-b")));
-  await client.next(`${base}/bridge/host-a/info`, infoLists("mover"));
+  await client.next(`${base}/bridge/host-a/info`, (m) => infoLists("mover")(m) && infoLists("anchor")(m));
   await client.next(`${base}/mover/availability`, (m) => m.payload.toString() === "online");
+  await client.next(`${base}/anchor/availability`, (m) => m.payload.toString() === "online");
 
   // The VM stops on host-a...
   const offline = client.upcoming(`${base}/mover/availability`, (m) => m.payload.toString() === "offline");
@@ -79,9 +81,16 @@ test("a VM moving from host-a to host-b: topics taken over, let go, answered onc
   const replyTopic = `${base}/mover/reply/guest-get-host-name`;
   const [reply] = await client.collect(replyTopic, (m) => client.json(m).id === "once", 1, from);
   assert.equal(client.json(reply!).ok, true);
-  // A second request after it: any duplicate of the first would have arrived before this one's reply.
-  await client.publish(`${base}/mover/cmd/guest-get-host-name`, '{"id":"after"}');
-  await client.collect(replyTopic, (m) => client.json(m).id === "after", 1, from);
+  // The barrier: a request that host-a answers, published after the first. The broker hands host-a its
+  // messages in the order it received them, so by host-a's reply to this one host-a has had the first too,
+  // had it kept mover's command topic, and has dispatched it (it routes requests in order of arrival).
+  // (host-b's reply to a second mover request would say nothing about what host-a did.)
+  await client.publish(`${base}/anchor/cmd/guest-get-host-name`, '{"id":"barrier"}');
+  const barrier = await client.next(
+    `${base}/anchor/reply/guest-get-host-name`,
+    (m) => client.json(m).id === "barrier",
+  );
+  assert.equal(client.json(barrier).ok, true);
   const onces = client.messages
     .slice(from)
     .filter((m) => m.topic === replyTopic && client.json(m).id === "once");

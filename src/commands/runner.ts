@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import type { Config, Restrictions } from "../config/schema.js";
+import type { Config, Restriction, Restrictions } from "../config/schema.js";
 import { isInternal, type ReplyError, toReplyError, WorkerError } from "../errors.js";
 import type { CommandMetrics } from "../http/metrics.js";
 import { commandNames, lookupCommand } from "../qga/catalogue/index.js";
@@ -86,6 +86,8 @@ const NOT_EXECUTED = new Set([
  */
 export class CommandRunner {
   private readonly dedupe: DedupeWindow<Reply>;
+  /** Each VM's restriction, looked up on its first request (a target lives as long as its VM). */
+  private readonly restrictionOf = new WeakMap<CommandTarget, Restriction>();
 
   constructor(private readonly options: RunnerOptions) {
     this.dedupe = new DedupeWindow(options.limits.dedupeWindowSeconds * 1000);
@@ -223,12 +225,21 @@ export class CommandRunner {
         log: target.log,
         pollStatus: target.pollStatus,
         limits: this.options.limits,
-        restriction: restrictionFor(this.options.restrictions, target.vm, target.groups),
+        restriction: this.restrictionFor(target),
         emit: target.emit,
         execs: target.execs,
       },
       args.data,
     );
+  }
+
+  private restrictionFor(target: CommandTarget): Restriction {
+    let restriction = this.restrictionOf.get(target);
+    if (!restriction) {
+      restriction = restrictionFor(this.options.restrictions, target.vm, target.groups);
+      this.restrictionOf.set(target, restriction);
+    }
+    return restriction;
   }
 
   private failure(

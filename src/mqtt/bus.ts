@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { type BusOptions, clientOptions, describeConnectError, redactUrl } from "./bus-options.js";
 import { type IncomingMessage, toIncomingMessage } from "./incoming.js";
 import { Subscriptions } from "./subscriptions.js";
+import { Sweep } from "./sweep.js";
 import { assertPublishable } from "./topics.js";
 import { type Corkable, WriteBatch } from "./write-batch.js";
 
@@ -47,7 +48,13 @@ export class MqttBus {
   readonly #disconnectListeners = new Set<(reason: string) => void>();
   /** Publishes waiting for a connection; every pending publish (these included), for close() to reject. */
   readonly #waiters = new Set<Settle>();
-  readonly #unsettled = new Set<Settle>();
+  readonly #unsettled = new Map<Settle, { readonly deadline: number; readonly late: string }>();
+  /**
+   * One timer for every pending publish's deadline instead of one each (a reply and an audit event per
+   * request: two timers set and cleared per request at saturation), at a precision of a quarter of the
+   * timeout.
+   */
+  readonly #sweep: Sweep;
   #handler: ((message: IncomingMessage) => void) | undefined;
   #early: IncomingMessage[] = [];
   readonly #batch = new WriteBatch(
@@ -62,6 +69,7 @@ export class MqttBus {
     this.#options = options;
     this.#log = options.log;
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 30_000;
+    this.#sweep = new Sweep(Math.min(1000, Math.max(10, this.#publishTimeoutMs / 4)), () => this.#expire());
     this.#subscriptions = new Subscriptions(() => this.#client, options.protocolVersion);
   }
 
@@ -141,11 +149,16 @@ export class MqttBus {
    * neither hangs nor is lost silently. A QoS 1 message already handed to MQTT.js when the connection drops
    * stays in its session store and is re-sent after the reconnect even if this promise has rejected.
    */
-  async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
-    assertPublishable(topic);
+  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    try {
+      assertPublishable(topic);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const deadline = Date.now() + this.#publishTimeoutMs;
-    await this.#whenConnected(topic, deadline);
-    await this.#send(topic, payload, options, deadline);
+    // Connected (nearly always): straight to MQTT.js, without a wait in between (a reply's path).
+    if (this.connected && !this.#closed) return this.#send(topic, payload, options, deadline);
+    return this.#whenConnected(topic, deadline).then(() => this.#send(topic, payload, options, deadline));
   }
 
   /**
@@ -199,7 +212,7 @@ export class MqttBus {
         this.#log.warn({ err }, "could not publish the offline state before disconnecting");
       });
     }
-    for (const settle of [...this.#unsettled]) settle(new Error("the MQTT connection was closed"));
+    for (const settle of [...this.#unsettled.keys()]) settle(new Error("the MQTT connection was closed"));
     if (!client.connected) return client.endAsync(true);
     // A graceful end() waits until every QoS 1 message is acknowledged; if the broker vanishes right now
     // that is never, and a second end() is a no-op, so the socket is destroyed after a short grace.
@@ -235,12 +248,14 @@ export class MqttBus {
   #send(topic: string, payload: string | Buffer, options: PublishOptions, deadline: number): Promise<void> {
     const sent: IClientPublishOptions = { qos: options.qos ?? 1, retain: options.retain ?? false };
     if (this.protocolVersion === 5) {
-      const { correlationData, responseTopic, messageExpirySeconds: messageExpiryInterval } = options;
-      sent.properties = {
-        ...(correlationData ? { correlationData } : {}),
-        ...(responseTopic ? { responseTopic } : {}),
-        ...(messageExpiryInterval !== undefined ? { messageExpiryInterval } : {}),
-      };
+      const { correlationData, responseTopic, messageExpirySeconds } = options;
+      if (correlationData || responseTopic || messageExpirySeconds !== undefined) {
+        const properties: NonNullable<IClientPublishOptions["properties"]> = {};
+        if (correlationData) properties.correlationData = correlationData;
+        if (responseTopic) properties.responseTopic = responseTopic;
+        if (messageExpirySeconds !== undefined) properties.messageExpiryInterval = messageExpirySeconds;
+        sent.properties = properties;
+      }
     }
     const late = `the broker did not acknowledge ${topic} in time (connection lost?)`;
     return this.#pending(deadline, late, (settle) => {
@@ -255,14 +270,22 @@ export class MqttBus {
       const settle: Settle = (err) => {
         if (!this.#unsettled.delete(settle)) return;
         this.#waiters.delete(settle);
-        clearTimeout(timer);
         if (err) reject(err);
         else resolve();
       };
-      const timer = setTimeout(() => settle(new Error(late)), Math.max(0, deadline - Date.now()));
-      this.#unsettled.add(settle);
+      this.#unsettled.set(settle, { deadline, late });
+      this.#sweep.arm();
       start(settle);
     });
+  }
+
+  /** Rejects the publishes whose deadline has passed. */
+  #expire(): boolean {
+    const now = Date.now();
+    for (const [settle, { deadline, late }] of this.#unsettled) {
+      if (deadline <= now) settle(new Error(late));
+    }
+    return this.#unsettled.size > 0;
   }
 
   async #onConnected(connack: IConnackPacket): Promise<void> {

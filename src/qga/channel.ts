@@ -74,6 +74,8 @@ export class AgentChannel {
   /** Why the lines in flight were lost, for the calls that a resync then fails. */
   private unreadableReason: { message: string; errorClass: string } | undefined;
   private readonly closeListeners: Array<(error: AgentUnavailableError) => void> = [];
+  /** Set while this tick's requests are being gathered into one write. */
+  private corked = false;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -157,9 +159,27 @@ export class AgentChannel {
         reject,
         timer,
       });
-      this.socket.write(payload);
+      this.write(payload);
     });
   }
+
+  /**
+   * Requests sent in one tick leave in one write (a status poll sends several at once): a write is a
+   * syscall and a wake-up of the agent, which cost more than building the request.
+   */
+  private write(payload: string): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(payload);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /**
    * Re-establishes a known position in the stream: writes 0xFF (resets the agent's parser, discarding any

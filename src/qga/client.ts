@@ -11,6 +11,7 @@ import {
   AgentUnavailableError,
   FrozenError,
   InvalidArgumentsError,
+  type QgaError,
   UnknownCommandError,
   UnsupportedCommandError,
 } from "./errors.js";
@@ -302,14 +303,23 @@ export class GuestAgent {
     while (this.queue.length > 0 && channel.inFlight < channel.capacity) {
       const call = this.queue.take()!;
       const timeoutMs = Math.max(1, call.deadline - Date.now());
-      channel
-        .send(call.request, { timeoutMs, replies: call.replies })
-        .then(call.resolve, call.reject)
-        .finally(() => {
-          this.pump();
-          this.armIdleClose();
-        });
+      channel.send(call.request, { timeoutMs, replies: call.replies }).then(
+        (value) => {
+          call.resolve(value);
+          this.afterCall();
+        },
+        (error: QgaError) => {
+          call.reject(error);
+          this.afterCall();
+        },
+      );
     }
+  }
+
+  /** A call left the channel: the next may go, or the idle connection may close. */
+  private afterCall(): void {
+    if (this.queue.length > 0) this.pump();
+    this.armIdleClose();
   }
 
   private ensureChannel(): Promise<AgentLink> {

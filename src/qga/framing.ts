@@ -33,18 +33,22 @@ export class FrameDecoder {
   push(chunk: Buffer): Frame[] {
     const frames: Frame[] = [];
     let start = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i];
-      if (byte !== NEWLINE && byte !== DELIMITER) continue;
-      this.append(chunk.subarray(start, i));
-      start = i + 1;
-      if (byte === DELIMITER) {
+    // indexOf searches natively: a status reply of several KB is not walked byte by byte in JS.
+    let newline = chunk.indexOf(NEWLINE);
+    let delimiter = chunk.indexOf(DELIMITER);
+    while (newline >= 0 || delimiter >= 0) {
+      const isDelimiter = delimiter >= 0 && (newline < 0 || delimiter < newline);
+      const i = isDelimiter ? delimiter : newline;
+      if (isDelimiter) {
         this.reset();
         frames.push({ kind: "delimiter" });
+        delimiter = chunk.indexOf(DELIMITER, i + 1);
       } else {
-        const frame = this.finishLine();
+        const frame = this.finishLine(chunk, start, i);
         if (frame) frames.push(frame);
+        newline = chunk.indexOf(NEWLINE, i + 1);
       }
+      start = i + 1;
     }
     this.append(chunk.subarray(start));
     return frames;
@@ -81,7 +85,13 @@ export class FrameDecoder {
     this.tail = Buffer.from(joined.subarray(Math.max(0, joined.length - OVERFLOW_TAIL_BYTES)));
   }
 
-  private finishLine(): Frame | undefined {
+  /** Ends the line whose last bytes are chunk[start, end). */
+  private finishLine(chunk: Buffer, start: number, end: number): Frame | undefined {
+    // A whole line in one chunk (the usual case): a view of it, no copy. Socket chunks are never reused.
+    if (this.buffered === 0 && this.overflowed < 0 && end - start <= this.maxLineBytes) {
+      return end > start ? { kind: "line", bytes: chunk.subarray(start, end) } : undefined;
+    }
+    this.append(chunk.subarray(start, end));
     if (this.overflowed >= 0) {
       const frame: Frame = { kind: "overflow", bytes: this.overflowed, tail: this.tail };
       this.reset();
@@ -91,7 +101,6 @@ export class FrameDecoder {
       this.reset();
       return undefined;
     }
-    // Copy: the chunk the parts point into belongs to the socket and may be reused.
     const bytes = Buffer.concat(this.parts, this.buffered);
     this.reset();
     return { kind: "line", bytes };

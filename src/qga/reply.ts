@@ -6,8 +6,6 @@ const ErrorReply = z.strictObject({
   error: z.looseObject({ class: z.string(), desc: z.string() }),
   id: z.unknown().optional(),
 });
-export const AgentReply = z.union([ReturnReply, ErrorReply]);
-export type AgentReply = z.infer<typeof AgentReply>;
 
 export type ParsedLine =
   | { readonly kind: "return"; readonly value: unknown; readonly id: unknown }
@@ -26,13 +24,18 @@ export function parseReplyText(text: string): ParsedLine {
   } catch {
     return { kind: "garbage", preview: preview(text) };
   }
-  const reply = AgentReply.safeParse(json);
-  if (!reply.success) return { kind: "garbage", preview: preview(text) };
-  if ("error" in reply.data) {
-    const { class: errorClass, desc } = reply.data.error;
-    return { kind: "error", errorClass, desc, id: reply.data.id };
+  // The member present picks the schema: a union would try the return shape on every error line first.
+  if (typeof json === "object" && json !== null && "return" in json) {
+    const reply = ReturnReply.safeParse(json);
+    if (reply.success) return { kind: "return", value: reply.data.return, id: reply.data.id };
+  } else {
+    const reply = ErrorReply.safeParse(json);
+    if (reply.success) {
+      const { class: errorClass, desc } = reply.data.error;
+      return { kind: "error", errorClass, desc, id: reply.data.id };
+    }
   }
-  return { kind: "return", value: reply.data.return, id: reply.data.id };
+  return { kind: "garbage", preview: preview(text) };
 }
 
 /**

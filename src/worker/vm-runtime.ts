@@ -1,5 +1,11 @@
 import type { Logger } from "pino";
-import type { CommandAudit, CommandRunner, IncomingCommand, Reply } from "../commands/runner.js";
+import type {
+  CommandAudit,
+  CommandRunner,
+  CommandTarget,
+  IncomingCommand,
+  Reply,
+} from "../commands/runner.js";
 import { ExecTracker } from "../commands/verbs/exec-tracker.js";
 import type { VmEvent } from "../commands/verbs/verb.js";
 import type { Config } from "../config/schema.js";
@@ -42,7 +48,7 @@ export interface VmRuntimeOptions {
  */
 export class VmRuntime {
   readonly name: string;
-  private descriptorValue: VmDescriptor;
+  private readonly descriptorValue: VmDescriptor;
   private readonly agent: GuestAgent;
   private readonly poller: StatusPoller;
   private readonly log: Logger;
@@ -50,6 +56,11 @@ export class VmRuntime {
   private readonly freezeGuard: FreezeGuard;
   private readonly execs: ExecTracker;
   private yieldedTo: string | undefined;
+  /** What the runner needs of this VM: the same for every request, so built once. */
+  private readonly target: CommandTarget;
+  private readonly eventTopic: string;
+  /** Reply topics by command, built on first use (a topic is validated as it is built). */
+  private readonly replyTopics = new Map<string, string>();
 
   constructor(private readonly options: VmRuntimeOptions) {
     const { descriptor, config } = options;
@@ -109,6 +120,16 @@ export class VmRuntime {
     this.agent.onFrozenChange((frozen) => {
       void this.event({ event: frozen ? "frozen" : "thawed" });
     });
+    this.eventTopic = options.topics.event(this.name);
+    this.target = {
+      vm: this.name,
+      groups: descriptor.groups,
+      agent: this.agent,
+      log: this.log,
+      pollStatus: () => this.poller.pollNow(),
+      emit: (event) => void this.event(event),
+      execs: this.execs,
+    };
   }
 
   get descriptor(): VmDescriptor {
@@ -143,18 +164,7 @@ export class VmRuntime {
       ...requesterOf(message),
     };
     const done = this.options.runner
-      .handle(
-        {
-          vm: this.name,
-          groups: this.groups,
-          agent: this.agent,
-          log: this.log,
-          pollStatus: () => this.poller.pollNow(),
-          emit: (event) => void this.event(event),
-          execs: this.execs,
-        },
-        incoming,
-      )
+      .handle(this.target, incoming)
       .then((reply) => this.publishReply(message, reply))
       .catch((error: unknown) => this.log.error({ err: error, command }, "could not publish a reply"));
     this.inFlight.add(done);
@@ -246,7 +256,13 @@ export class VmRuntime {
         ...(message.correlationData ? { correlationData: message.correlationData } : {}),
       });
     } else {
-      await bus.publish(topics.reply(this.name, reply.command), body, { qos: 1 });
+      let topic = this.replyTopics.get(reply.command);
+      if (topic === undefined) {
+        topic = topics.reply(this.name, reply.command);
+        // Bounded: a command is the requester's word, and a reply names even an unknown one.
+        if (this.replyTopics.size < 256) this.replyTopics.set(reply.command, topic);
+      }
+      await bus.publish(topic, body, QOS1);
     }
   }
 
@@ -258,12 +274,14 @@ export class VmRuntime {
   private async event(event: VmEvent | CommandAudit): Promise<void> {
     const body = JSON.stringify({ ...event, vm: this.name, time: new Date().toISOString() });
     try {
-      await this.options.bus.publish(this.options.topics.event(this.name), body, { qos: 1 });
+      await this.options.bus.publish(this.eventTopic, body, QOS1);
     } catch (error) {
       this.log.warn({ err: error, event: event.event }, "could not publish an event");
     }
   }
 }
+
+const QOS1 = { qos: 1 } as const;
 
 function toConnectionPolicy(descriptor: VmDescriptor): ConnectionPolicy {
   return descriptor.connection === "hold"

@@ -1,0 +1,23 @@
+/**
+ * A periodic check that runs only while there is something to check: `arm()` starts it, and it stops
+ * itself when `check` says nothing is left. One timer for many deadlines, where a timer each would be set
+ * and cleared per message.
+ */
+export class Sweep {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly periodMs: number,
+    /** Returns whether anything is left to check. */
+    private readonly check: () => boolean,
+  ) {}
+
+  arm(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.check()) return;
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }, this.periodMs);
+  }
+}

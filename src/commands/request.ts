@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { z } from "zod";
 import { WorkerError } from "../errors.js";
 import { describeIssues } from "../qga/validation.js";
@@ -9,9 +10,6 @@ export const Request = z.strictObject({
   timeout: z.number().positive({ error: "must be a positive number of seconds" }).optional(),
 });
 export type Request = z.infer<typeof Request>;
-
-/** Strict: invalid UTF-8 throws. Without `stream`, decode() keeps no state between calls. */
-const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 export interface RequestLimits {
   readonly maxPayloadBytes: number;
@@ -31,16 +29,24 @@ export function parseRequest(payload: Buffer, limits: RequestLimits): Request {
     );
   }
   if (payload.length === 0) return {};
+  if (!isUtf8(payload)) {
+    throw new WorkerError(
+      "invalid_payload",
+      "the payload must be empty or a JSON object, but it is not valid UTF-8",
+    );
+  }
+  // A leading byte-order mark is dropped (as TextDecoder does): JSON.parse would refuse it.
+  const text = payload.toString("utf8", hasBom(payload) ? 3 : 0);
+  // An empty (or blank) payload is an empty request; JSON.parse would throw on it.
+  if (text.trim() === "") return {};
   let json: unknown;
   try {
-    // An empty (or blank) payload is an empty request; JSON.parse would throw on it.
-    const text = UTF8.decode(payload);
-    if (text.trim() === "") return {};
     json = JSON.parse(text);
   } catch (error) {
-    const why =
-      error instanceof TypeError ? "it is not valid UTF-8" : `it is not JSON (${(error as Error).message})`;
-    throw new WorkerError("invalid_payload", `the payload must be empty or a JSON object, but ${why}`);
+    throw new WorkerError(
+      "invalid_payload",
+      `the payload must be empty or a JSON object, but it is not JSON (${(error as Error).message})`,
+    );
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new WorkerError("invalid_payload", "the payload must be empty or a JSON object");
@@ -61,6 +67,10 @@ export function parseRequest(payload: Buffer, limits: RequestLimits): Request {
     );
   }
   return request.data;
+}
+
+function hasBom(payload: Buffer): boolean {
+  return payload.length >= 3 && payload[0] === 0xef && payload[1] === 0xbb && payload[2] === 0xbf;
 }
 
 /** Nesting depth of a JSON value, counting stops at `cap` (no need to walk a hostile payload further). */

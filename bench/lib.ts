@@ -170,13 +170,26 @@ export interface FakeFleet {
   stop(): Promise<void>;
 }
 
-/** `count` fake agents (test/fakes/fake-agent.ts) in a child process, on dir/<prefix><i>.sock. */
-export async function startFakeFleet(dir: string, count: number, prefix = "vm"): Promise<FakeFleet> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", path.join(root, "bench/fake-fleet.ts"), dir, String(count), prefix],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+/**
+ * `count` fake agents in a child process, on dir/<prefix><i>.sock. By default bench/lean-agent.mjs (plain
+ * node, a scanner and JSON.parse: as cheap beside the worker as a C qemu-ga, answering what the real
+ * qemu-ga 7.2 answered, every status query included); `faithful`: bench/fake-fleet.ts, test/fakes'
+ * FakeAgent under tsx (QEMU's lexer byte by byte, several times the CPU per request, and only nine
+ * commands), to compare against.
+ */
+export async function startFakeFleet(
+  dir: string,
+  count: number,
+  prefix = "vm",
+  kind: "lean" | "faithful" = "lean",
+): Promise<FakeFleet> {
+  const program =
+    kind === "lean"
+      ? [path.join(root, "bench/lean-agent.mjs")]
+      : ["--import", "tsx", path.join(root, "bench/fake-fleet.ts")];
+  const child = spawn(process.execPath, [...program, dir, String(count), prefix], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = "";
     child.stdout?.on("data", (chunk: Buffer) => {
@@ -199,19 +212,28 @@ export async function startFakeFleet(dir: string, count: number, prefix = "vm"):
   };
 }
 
+/** One request in flight: a plain record (no timer, no closures of its own). */
 interface Pending {
   readonly vm: string;
   readonly sentAt: number;
-  readonly resolve: (ms: number) => void;
-  readonly reject: (err: Error) => void;
+  resolve: (ms: number) => void;
+  reject: (err: Error) => void;
 }
+
+/** How long a request may wait for its reply before it counts as lost, and how often that is checked. */
+const LOST_AFTER_MS = 30_000;
+const SWEEP_EVERY_MS = 1000;
+const QOS1 = { qos: 1 } as const; // MQTT.js copies publish options: one object serves every request
 
 /**
  * A load client: sends `<base>/<vm>/cmd/<command>` with a unique id and resolves with the latency when the
  * reply with that id arrives; a reply that is not ok, or names another VM, rejects (every reply is checked).
+ * A request still unanswered after 30 s is counted lost and rejects (one sweep a second finds them: the
+ * pending map is in send order, so it stops at the first young entry).
  */
 export class LoadClient {
   private readonly pending = new Map<string, Pending>();
+  private readonly sweeper: NodeJS.Timeout;
   private next = 0;
   failures = 0;
   lastFailure = "";
@@ -228,11 +250,14 @@ export class LoadClient {
       if (!entry) return;
       this.pending.delete(reply.id!);
       if (reply.ok !== true || reply.vm !== entry.vm) {
+        const text = payload.toString().slice(0, 300);
         this.failures++;
-        this.lastFailure = payload.toString().slice(0, 300);
-        entry.reject(new Error(`bad reply: ${payload.toString().slice(0, 300)}`));
+        this.lastFailure = text;
+        entry.reject(new Error(`bad reply: ${text}`));
       } else entry.resolve(performance.now() - entry.sentAt);
     });
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.sweeper.unref();
   }
 
   static async connect(url: string, base: string, command: string): Promise<LoadClient> {
@@ -244,37 +269,45 @@ export class LoadClient {
 
   request(vm: string, args?: Record<string, unknown>): Promise<number> {
     const id = `b${++this.next}`;
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (!this.pending.delete(id)) return;
-        this.lost++;
-        reject(new Error(`no reply to ${id} (${vm}) within 30 s`));
-      }, 30_000);
-      this.pending.set(id, {
-        vm,
-        sentAt: performance.now(),
-        resolve: (ms) => {
-          clearTimeout(timer);
-          resolve(ms);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      const payload = JSON.stringify(args ? { id, args } : { id });
-      this.client.publish(`${this.base}/${vm}/cmd/${this.command}`, payload, { qos: 1 });
+    const entry: Pending = { vm, sentAt: performance.now(), resolve: noop, reject: noop };
+    const promise = new Promise<number>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
     });
+    this.pending.set(id, entry);
+    const payload = JSON.stringify(args ? { id, args } : { id });
+    this.client.publish(`${this.base}/${vm}/cmd/${this.command}`, payload, QOS1);
+    return promise;
   }
 
   get inFlight(): number {
     return this.pending.size;
   }
 
+  /** Ends the connection; a request still unanswered is counted lost and rejects now. */
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.client.endAsync(true);
+    for (const [id, entry] of this.pending) {
+      this.lost++;
+      entry.reject(new Error(`no reply to ${id} (${entry.vm}) before the load client closed`));
+    }
+    this.pending.clear();
+  }
+
+  /** Fails the requests sent more than 30 s ago; the map keeps send order, so the oldest come first. */
+  private sweep(): void {
+    const cutoff = performance.now() - LOST_AFTER_MS;
+    for (const [id, entry] of this.pending) {
+      if (entry.sentAt > cutoff) return;
+      this.pending.delete(id);
+      this.lost++;
+      entry.reject(new Error(`no reply to ${id} (${entry.vm}) within 30 s`));
+    }
   }
 }
+
+const noop = (): void => {};
 
 /**
  * mosquitto as the tests start it, plus `set_tcp_nodelay true`: without it, mosquitto's Nagle delay meets

@@ -27,11 +27,13 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: "string", default: "30" } },
+  options: { top: { type: "string", default: "30" }, from: { type: "string", default: "0" } },
 });
 const top = Number(values.top);
+/** Samples before this many seconds into the profile are left out (`--from 20`: past the start-up). */
+const fromUs = Number(values.from) * 1e6;
 if (positionals.length === 0) {
-  process.stderr.write("usage: tsx bench/profile-summary.ts FILE.cpuprofile… [--top N]\n");
+  process.stderr.write("usage: tsx bench/profile-summary.ts FILE.cpuprofile… [--top N] [--from SECONDS]\n");
   process.exit(2);
 }
 
@@ -54,7 +56,10 @@ for (const file of positionals) {
   const profile = JSON.parse(await readFile(file, "utf8")) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<number, number>();
+  let at = 0;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < fromUs) continue;
     const id = profile.samples[i]!;
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
@@ -92,7 +97,7 @@ for (const file of positionals) {
       total.set(key, (total.get(key) ?? 0) + us);
     }
   }
-  const wall = profile.endTime - profile.startTime;
+  const wall = profile.endTime - profile.startTime - fromUs;
   const ms = (us: number) => `${(us / 1000).toFixed(0).padStart(7)} ms`;
   const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
   console.log(`# ${path.basename(file)}`);

@@ -1,8 +1,8 @@
 /**
  * The faithful fake fleet: `count` FakeAgents (test/fakes/fake-agent.ts, QEMU's JSON lexer ported byte by
  * byte) on dir/<prefix><i>.sock; prints "ready"; SIGTERM stops them. The bench rows use the lean agent
- * (bench/lean-agent.mjs: the real qemu-ga 7.2's recorded answers, at a fraction of the CPU); this one is startFakeFleet(…, "faithful"),
- * to check the lean agent against or to measure with the costlier fake.
+ * (bench/lean-agent.mjs: the real qemu-ga 7.2's recorded answers, at a fraction of the CPU); this one is
+ * startFakeFleet(…, "faithful"), to check the lean agent against or to measure with the costlier fake.
  */
 import path from "node:path";
 import { FakeAgent } from "../test/fakes/fake-agent.js";

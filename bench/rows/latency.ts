@@ -16,6 +16,7 @@ import {
   LoadClient,
   noDelay,
   root,
+  procReading,
   spawnWorker,
   startBenchBroker,
   startRelay,
@@ -30,7 +31,7 @@ import type { RowOptions, RowResult } from "./types.js";
  */
 async function echoRelay(
   url: string,
-): Promise<{ roundTrip: () => Promise<void>; close: () => Promise<void> }> {
+): Promise<{ pid: number; roundTrip: () => Promise<void>; close: () => Promise<void> }> {
   const child = await startRelay(url);
   const client = await mqtt.connectAsync(url, { protocolVersion: 5 });
   noDelay(client);
@@ -39,6 +40,7 @@ async function echoRelay(
   client.on("message", () => waiting?.());
   let n = 0;
   return {
+    pid: child.pid,
     roundTrip: () =>
       new Promise<void>((resolve) => {
         waiting = resolve;
@@ -92,14 +94,28 @@ export async function latency(options: RowOptions): Promise<RowResult> {
       await relay.roundTrip();
       await bare.ping();
     }
+    // CPU seconds each process spent on its blocks: one request at a time, so this is the work on the
+    // request's own path (and what follows it, the audit event), with no batching to share it.
+    const cpu = { worker: 0, patched: 0, relay: 0 };
+    const timed = async (key: keyof typeof cpu, pid: number, work: () => Promise<void>) => {
+      const before = procReading(pid).cpuSeconds;
+      await work();
+      cpu[key] += procReading(pid).cpuSeconds - before;
+    };
     for (let done = 0; done < iterations; done += block) {
-      for (let i = 0; i < block; i++) e2e.push(await load.request("vm0"));
-      for (let i = 0; i < block; i++) e2ePatched.push(await loadPatched.request("vm0"));
-      for (let i = 0; i < block; i++) {
-        const t = performance.now();
-        await relay.roundTrip();
-        echo.push(performance.now() - t);
-      }
+      await timed("worker", worker.pid, async () => {
+        for (let i = 0; i < block; i++) e2e.push(await load.request("vm0"));
+      });
+      await timed("patched", patched.pid, async () => {
+        for (let i = 0; i < block; i++) e2ePatched.push(await loadPatched.request("vm0"));
+      });
+      await timed("relay", relay.pid, async () => {
+        for (let i = 0; i < block; i++) {
+          const t = performance.now();
+          await relay.roundTrip();
+          echo.push(performance.now() - t);
+        }
+      });
       for (let i = 0; i < block; i++) {
         const t = performance.now();
         await bare.ping();
@@ -120,6 +136,7 @@ export async function latency(options: RowOptions): Promise<RowResult> {
     const ratioP99 = s.p99 / floorP99;
     const patchedMedian = p.median / floorMedian;
     const patchedP99 = p.p99 / floorP99;
+    const perRequestUs = (seconds: number) => (seconds * 1e6) / iterations;
     return {
       id: "latency",
       title: "1. ping latency end to end vs its floor",
@@ -141,6 +158,9 @@ export async function latency(options: RowOptions): Promise<RowResult> {
         noDelayP99Ms: p.p99,
         noDelayRatioMedian: patchedMedian,
         noDelayRatioP99: patchedP99,
+        workerCpuUsPerRequest: perRequestUs(cpu.worker),
+        secondWorkerCpuUsPerRequest: perRequestUs(cpu.patched),
+        relayCpuUsPerRequest: perRequestUs(cpu.relay),
       },
       table: [
         [
@@ -161,6 +181,7 @@ export async function latency(options: RowOptions): Promise<RowResult> {
       ],
       notes: [
         "The broker runs with `set_tcp_nodelay true` and the bench's own clients set TCP_NODELAY. The worker sets TCP_NODELAY on its broker socket itself (src/mqtt/bus.ts): before that, found by this row, its reply PUBLISH right after a PUBACK waited for the broker's delayed ACK, ~40 ms on loopback (44 ms median end to end). The second line forces the option from outside with a preload, as a control: equal to the first, so the worker's own setting works.",
+        `CPU per request (user + system, one at a time, /proc): the worker ${perRequestUs(cpu.worker).toFixed(0)} µs, the ${baseline ? "baseline" : "TCP_NODELAY"} worker ${perRequestUs(cpu.patched).toFixed(0)} µs, the echo relay ${perRequestUs(cpu.relay).toFixed(0)} µs (counted in 10 ms ticks per block of ${block}).`,
         `${s.n} requests each, one at a time, in alternating blocks of ${block}, after ${warmup} warm-up rounds; the floor's p99 is the sum of the two p99s.`,
       ],
     };

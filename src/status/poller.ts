@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { PollMetrics } from "../http/metrics.js";
 import type { GuestAgent } from "../qga/client.js";
 import type { StatusCollector } from "./collector.js";
-import { factsChanged, type StatusSnapshot } from "./snapshot.js";
+import { factsKey, type StatusSnapshot } from "./snapshot.js";
 
 export interface StatusPollerOptions {
   readonly collector: Pick<StatusCollector, "collect">;
@@ -64,6 +64,8 @@ export class StatusPoller {
   private lastSnapshot: StatusSnapshot | undefined;
   private lastPublished: StatusSnapshot | undefined;
   private lastPublishedAt = 0;
+  /** factsKey(lastPublished), kept: each poll computes only its own. */
+  private lastPublishedFacts = "";
   private unsubscribe: Array<() => void> = [];
 
   constructor(options: StatusPollerOptions) {
@@ -170,7 +172,7 @@ export class StatusPoller {
     if (!this.lastPublished) return true;
     const since = Date.now() - this.lastPublishedAt;
     // A clock stepped back makes `since` negative: publish rather than wait for the clock to catch up.
-    return since < 0 || since >= this.options.heartbeatMs || factsChanged(this.lastPublished, snapshot);
+    return since < 0 || since >= this.options.heartbeatMs || factsKey(snapshot) !== this.lastPublishedFacts;
   }
 
   /**
@@ -191,6 +193,7 @@ export class StatusPoller {
     try {
       await this.options.publish(snapshot);
       this.lastPublished = snapshot;
+      this.lastPublishedFacts = factsKey(snapshot);
       this.lastPublishedAt = Date.now();
     } catch (error) {
       this.options.log.warn({ err: error }, "publishing the status snapshot failed");

@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 
 /*
@@ -103,13 +102,6 @@ export type StatusSnapshot = z.infer<typeof StatusSnapshot>;
 /** What a successful collect can add to the three members every snapshot has. */
 export type GuestFields = Omit<StatusSnapshot, "vm" | "agent" | "updated">;
 
-/** Equal in every member but `updated`. Builders never set a member to undefined, so absent means absent. */
-export function sameSnapshot<T extends { readonly updated: string }>(a: T, b: T): boolean {
-  const { updated: _a, ...restA } = a;
-  const { updated: _b, ...restB } = b;
-  return isDeepStrictEqual(restA, restB);
-}
-
 type Readings = "time_offset_ms" | "cpu_pct" | "cpu_seconds" | "load" | "interfaces" | "filesystems";
 
 /** A snapshot without its readings. */
@@ -149,10 +141,26 @@ export function withoutReadings(snapshot: StatusSnapshot): SnapshotFacts {
   return result;
 }
 
+/** Every member a snapshot can have, in the schema's order. */
+const SNAPSHOT_MEMBERS = Object.keys(StatusSnapshot.shape) as Array<keyof StatusSnapshot>;
+
 /**
- * The poller's default test for "changed": different facts (see withoutReadings). Readings still go out
- * with every publish, and at least every heartbeat; `last` always has the newest ones.
+ * A snapshot's facts (see withoutReadings) as one string, equal exactly when the facts are: every member
+ * but `updated` at its place in the schema's order (a collect fills members as its queries answer), each
+ * value as JSON (built by the same code every poll, so its own order is fixed). Comparing two strings costs
+ * a fraction of a deep comparison of the objects (measured: the comparison was a tenth of a status poll).
+ */
+export function factsKey(snapshot: StatusSnapshot): string {
+  const facts = withoutReadings(snapshot) as Partial<Record<keyof StatusSnapshot, unknown>>;
+  return JSON.stringify(
+    SNAPSHOT_MEMBERS.map((member) => (member === "updated" || !(member in facts) ? 0 : [facts[member]])),
+  );
+}
+
+/**
+ * The poller's test for "changed": different facts (see withoutReadings). Readings still go out with
+ * every publish, and at least every heartbeat; `last` always has the newest ones.
  */
 export function factsChanged(previous: StatusSnapshot, next: StatusSnapshot): boolean {
-  return !sameSnapshot(withoutReadings(previous), withoutReadings(next));
+  return factsKey(previous) !== factsKey(next);
 }

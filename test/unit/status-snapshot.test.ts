@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  factsChanged,
-  type StatusSnapshot,
-  sameSnapshot,
-  withoutReadings,
-} from "../../src/status/snapshot.js";
+import { factsChanged, factsKey, type StatusSnapshot, withoutReadings } from "../../src/status/snapshot.js";
 
 function snapshot(overrides: Partial<StatusSnapshot> = {}): StatusSnapshot {
   return {
@@ -28,12 +23,19 @@ function snapshot(overrides: Partial<StatusSnapshot> = {}): StatusSnapshot {
   };
 }
 
-test("sameSnapshot ignores `updated` and nothing else", () => {
-  assert.ok(sameSnapshot(snapshot(), snapshot({ updated: "2030-01-01T00:00:00.000Z" })));
-  assert.ok(!sameSnapshot(snapshot(), snapshot({ cpu_pct: 12.6 })));
-  assert.ok(!sameSnapshot(snapshot(), snapshot({ agent: "unresponsive" })));
+test("factsKey: the same facts in another member order give the same key", () => {
+  const { hostname, users, ...rest } = snapshot();
+  const reordered = { users, ...rest, hostname } as StatusSnapshot;
+  assert.equal(factsKey(reordered), factsKey(snapshot()));
+  assert.equal(factsChanged(snapshot(), reordered), false);
+});
+
+test("factsKey: an absent member differs from any value, and `updated` never counts", () => {
   const { users: _users, ...withoutUsers } = snapshot();
-  assert.ok(!sameSnapshot(snapshot(), withoutUsers));
+  assert.notEqual(factsKey(withoutUsers), factsKey(snapshot()));
+  const { vcpus: _vcpus, ...withoutVcpus } = snapshot();
+  assert.notEqual(factsKey(snapshot({ vcpus: 0 })), factsKey(withoutVcpus as StatusSnapshot));
+  assert.equal(factsKey(snapshot({ updated: "2030-01-01T00:00:00.000Z" })), factsKey(snapshot()));
 });
 
 test("factsChanged: readings that move every poll do not count as a change", () => {

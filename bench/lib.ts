@@ -153,6 +153,21 @@ function selfCpuSeconds(): number {
   return (user + system) / 1e6;
 }
 
+/**
+ * `--baseline FILE`'s before/after: runs `round` for the baseline build, then for this one, `rounds` times
+ * over, so that a noisy neighbour hits both alike. `main` is the build's main.js (undefined: this build).
+ */
+export async function alternateBuilds(
+  rounds: number,
+  baseline: string,
+  round: (which: "build" | "baseline", main: string | undefined, index: number) => Promise<void>,
+): Promise<void> {
+  for (let index = 0; index < rounds; index++) {
+    for (const which of ["baseline", "build"] as const)
+      await round(which, which === "baseline" ? baseline : undefined, index);
+  }
+}
+
 /** CPU seconds (user + system) and RSS of a process, from /proc. */
 export function procReading(pid: number): { cpuSeconds: number; rssBytes: number; hwmBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");

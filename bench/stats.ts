@@ -14,6 +14,12 @@ export function summarize(samples: readonly number[]): Summary {
   return { n: sorted.length, median: at(0.5), p99: at(0.99), mean };
 }
 
+/** The middle sample (the upper one of an even count). */
+export function median(samples: readonly number[]): number {
+  if (samples.length === 0) throw new RangeError("no samples");
+  return [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+}
+
 export function fmt(ms: number): string {
   return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`;
 }

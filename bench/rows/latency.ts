@@ -15,8 +15,8 @@ import { bareAgentSocket } from "../bare-agent.js";
 import {
   LoadClient,
   noDelay,
-  root,
   procReading,
+  root,
   spawnWorker,
   startBenchBroker,
   startRelay,

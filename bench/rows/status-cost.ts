@@ -8,6 +8,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import mqtt from "mqtt";
 import {
+  alternateBuilds,
   procReading,
   runtimeNote,
   sleep,
@@ -16,6 +17,7 @@ import {
   startFakeFleet,
   workerBuilds,
 } from "../lib.js";
+import { median } from "../stats.js";
 import type { RowOptions, RowResult } from "./types.js";
 
 /**
@@ -32,40 +34,37 @@ async function idleCostAB(options: RowOptions, baseline: string): Promise<RowRes
   const fleet = await startFakeFleet(dir, count, "ab-");
   const perPoll: Record<"build" | "baseline", number[]> = { build: [], baseline: [] };
   try {
-    for (let round = 0; round < rounds; round++) {
-      for (const which of ["baseline", "build"] as const) {
-        const worker = await spawnWorker(
-          dir,
-          `cost-${which}`,
-          {
-            worker: { id: "bench-cost-ab" },
-            mqtt: { url: broker.url, baseTopic: "costab" },
-            vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
-            status: { intervalSeconds },
-          },
-          [],
-          which === "baseline" ? baseline : undefined,
-        );
-        try {
-          await worker.ready;
-          await sleep(intervalSeconds * 1000 + 2000); // past the first polls (the slow queries)
-          const before = procReading(worker.pid).cpuSeconds;
-          await sleep(seconds * 1000);
-          const used = procReading(worker.pid).cpuSeconds - before;
-          const us = (used * 1e6) / ((count * seconds) / intervalSeconds);
-          perPoll[which].push(us);
-          process.stderr.write(`  round ${round + 1} ${which}: ${us.toFixed(0)} µs of CPU per poll\n`);
-        } finally {
-          await worker.stop();
-        }
+    await alternateBuilds(rounds, baseline, async (which, main, round) => {
+      const worker = await spawnWorker(
+        dir,
+        `cost-${which}`,
+        {
+          worker: { id: "bench-cost-ab" },
+          mqtt: { url: broker.url, baseTopic: "costab" },
+          vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
+          status: { intervalSeconds },
+        },
+        [],
+        main,
+      );
+      try {
+        await worker.ready;
+        await sleep(intervalSeconds * 1000 + 2000); // past the first polls (the slow queries)
+        const before = procReading(worker.pid).cpuSeconds;
+        await sleep(seconds * 1000);
+        const used = procReading(worker.pid).cpuSeconds - before;
+        const us = (used * 1e6) / ((count * seconds) / intervalSeconds);
+        perPoll[which].push(us);
+        process.stderr.write(`  round ${round + 1} ${which}: ${us.toFixed(0)} µs of CPU per poll\n`);
+      } finally {
+        await worker.stop();
       }
-    }
+    });
   } finally {
     await fleet.stop();
     await broker.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const build = median(perPoll.build);
   const base = median(perPoll.baseline);
   // At the row's load (1,000 agents every 30 s), µs per poll → % of a core.

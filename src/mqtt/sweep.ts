@@ -19,5 +19,8 @@ export class Sweep {
       clearInterval(this.timer);
       this.timer = undefined;
     }, this.periodMs);
+    // Never the reason a process stays alive: what is checked has a reason of its own (a socket, a
+    // reconnect timer). Without this, a CLI call ended up to a period after its work was done.
+    this.timer.unref();
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { firstDelay, nextDelay } from "../../src/status/poller.js";
+import { alignedDelay, firstDelay, nextDelay } from "../../src/status/poller.js";
 
 test("first delay is spread over min(interval, 2 s)", () => {
   fc.assert(
@@ -49,5 +49,22 @@ test("next delay stays within interval ± jitter", () => {
   assert.equal(
     nextDelay(10_000, -1, () => 0),
     10_000,
+  );
+});
+
+test("alignedDelay: the next point of the grid at or after the delay, never sooner", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 600_000 }),
+      fc.integer({ min: 1, max: 3_600_000 }),
+      fc.integer({ min: 0, max: 2 ** 41 }),
+      (delayMs, intervalMs, now) => {
+        const step = Math.min(100, Math.floor(intervalMs / 10));
+        const aligned = alignedDelay(delayMs, intervalMs, now);
+        if (step < 2) return aligned === delayMs;
+        const due = now + aligned;
+        return aligned >= delayMs && aligned < delayMs + step && due % step === 0;
+      },
+    ),
   );
 });

@@ -2,8 +2,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
-import { appendFile, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -151,6 +152,27 @@ export class CpuAccount {
 function selfCpuSeconds(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
+}
+
+/** A folder of its own, a bench broker and `count` lean fake agents in it; close() removes all three. */
+export async function benchFleet(
+  label: string,
+  count: number,
+  prefix = "vm",
+): Promise<{ dir: string; broker: Mosquitto; fleet: FakeFleet; close(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `qga-bench-${label}-`));
+  const broker = await startBenchBroker();
+  const fleet = await startFakeFleet(dir, count, prefix);
+  return {
+    dir,
+    broker,
+    fleet,
+    async close() {
+      await fleet.stop();
+      await broker.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**

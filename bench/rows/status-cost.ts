@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import mqtt from "mqtt";
 import {
   alternateBuilds,
+  benchFleet,
   procReading,
   runtimeNote,
   sleep,
@@ -29,9 +30,7 @@ async function idleCostAB(options: RowOptions, baseline: string): Promise<RowRes
   const intervalSeconds = 5;
   const seconds = options.quick ? 15 : 30;
   const rounds = options.quick ? 3 : 5;
-  const dir = await mkdtemp(path.join(os.tmpdir(), "qga-bench-cost-ab-"));
-  const broker = await startBenchBroker();
-  const fleet = await startFakeFleet(dir, count, "ab-");
+  const { dir, broker, fleet, close } = await benchFleet("cost-ab", count, "ab-");
   const perPoll: Record<"build" | "baseline", number[]> = { build: [], baseline: [] };
   try {
     await alternateBuilds(rounds, baseline, async (which, main, round) => {
@@ -61,9 +60,7 @@ async function idleCostAB(options: RowOptions, baseline: string): Promise<RowRes
       }
     });
   } finally {
-    await fleet.stop();
-    await broker.stop();
-    await rm(dir, { recursive: true, force: true });
+    await close();
   }
   const build = median(perPoll.build);
   const base = median(perPoll.baseline);

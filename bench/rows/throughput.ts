@@ -9,6 +9,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   alternateBuilds,
+  benchFleet,
   CpuAccount,
   LoadClient,
   procReading,
@@ -90,9 +91,7 @@ async function throughputAB(options: RowOptions, baseline: string): Promise<RowR
   const seconds = options.quick ? 3 : 6;
   const rounds = options.quick ? 3 : 5;
   const window = 500;
-  const dir = await mkdtemp(path.join(os.tmpdir(), "qga-bench-tput-ab-"));
-  const broker = await startBenchBroker();
-  const fleet = await startFakeFleet(dir, VMS);
+  const { dir, broker, fleet, close } = await benchFleet("tput-ab", VMS);
   const rates: Record<"build" | "baseline", number[]> = { build: [], baseline: [] };
   const cpu: Record<"build" | "baseline", number[]> = { build: [], baseline: [] };
   let failures = 0;
@@ -131,9 +130,7 @@ async function throughputAB(options: RowOptions, baseline: string): Promise<RowR
       }
     });
   } finally {
-    await fleet.stop();
-    await broker.stop();
-    await rm(dir, { recursive: true, force: true });
+    await close();
   }
   const build = median(rates.build);
   const base = median(rates.baseline);

@@ -51,8 +51,8 @@ export class MqttBus {
   readonly #unsettled = new Map<Settle, { readonly deadline: number; readonly late: string }>();
   /**
    * One timer for every pending publish's deadline instead of one each (a reply and an audit event per
-   * request: two timers set and cleared per request at saturation), at a precision of a quarter of the
-   * timeout.
+   * request: two timers set and cleared per request at saturation), checked every quarter of the timeout
+   * and at least once a second: a publish gives up at most that late.
    */
   readonly #sweep: Sweep;
   #handler: ((message: IncomingMessage) => void) | undefined;

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import type { Config, Restriction, Restrictions } from "../config/schema.js";
+import type { Config, Restriction } from "../config/schema.js";
 import { isInternal, type ReplyError, toReplyError, WorkerError } from "../errors.js";
 import type { CommandMetrics } from "../http/metrics.js";
 import { commandNames, lookupCommand } from "../qga/catalogue/index.js";
@@ -10,7 +10,6 @@ import type { StatusSnapshot } from "../status/snapshot.js";
 import { DedupeWindow } from "./dedupe.js";
 import { isReadOnly, isReservedCommand, isVerbName, type Policy, VERB_SETS } from "./policy.js";
 import { parseRequest, type Request } from "./request.js";
-import { restrictionFor } from "./restrictions.js";
 import type { ExecTracker } from "./verbs/exec-tracker.js";
 import { verbs } from "./verbs/index.js";
 import type { VmEvent } from "./verbs/verb.js";
@@ -19,6 +18,8 @@ import type { VmEvent } from "./verbs/verb.js";
 export interface CommandTarget {
   readonly vm: string;
   readonly groups: readonly string[];
+  /** What `exec` may start and which paths the file verbs may touch on this VM (see restrictionFor). */
+  readonly restriction: Restriction;
   readonly agent: GuestAgent;
   readonly log: Logger;
   readonly pollStatus: () => Promise<StatusSnapshot>;
@@ -57,7 +58,6 @@ export interface CommandAudit {
 
 export interface RunnerOptions {
   readonly policy: Policy;
-  readonly restrictions: Restrictions;
   readonly limits: Config["limits"];
   readonly audit: (vm: string, record: CommandAudit) => void;
   readonly log: Logger;
@@ -86,8 +86,6 @@ const NOT_EXECUTED = new Set([
  */
 export class CommandRunner {
   private readonly dedupe: DedupeWindow<Reply>;
-  /** Each VM's restriction, looked up on its first request (a target lives as long as its VM). */
-  private readonly restrictionOf = new WeakMap<CommandTarget, Restriction>();
 
   constructor(private readonly options: RunnerOptions) {
     this.dedupe = new DedupeWindow(options.limits.dedupeWindowSeconds * 1000);
@@ -227,21 +225,12 @@ export class CommandRunner {
         log: target.log,
         pollStatus: target.pollStatus,
         limits: this.options.limits,
-        restriction: this.restrictionFor(target),
+        restriction: target.restriction,
         emit: target.emit,
         execs: target.execs,
       },
       args.data,
     );
-  }
-
-  private restrictionFor(target: CommandTarget): Restriction {
-    let restriction = this.restrictionOf.get(target);
-    if (!restriction) {
-      restriction = restrictionFor(this.options.restrictions, target.vm, target.groups);
-      this.restrictionOf.set(target, restriction);
-    }
-    return restriction;
   }
 
   private failure(

@@ -58,16 +58,15 @@ export class FleetWatcher {
   async start(): Promise<FleetChange> {
     const change = await this.rescan();
     this.started = true;
+    if (this.stopped) return change;
     // Only `vms:` in the config: nothing can change until a restart, so nothing to rescan (with 1,000
     // VMs a rescan every 5 s was a twentieth of the worker's CPU while keeping status).
-    if (!this.stopped && hasDiscovery(this.options.sources)) {
+    if (hasDiscovery(this.options.sources)) {
       this.timer = setInterval(() => this.trigger("periodic"), this.options.rescanMs);
       // The worker lives for its MQTT connection; this timer alone must not keep a process alive.
       this.timer.unref();
     }
-    if (!this.stopped) {
-      this.untrigger = (this.options.triggers ?? []).map((subscribe) => subscribe(() => this.schedule()));
-    }
+    this.untrigger = (this.options.triggers ?? []).map((subscribe) => subscribe(() => this.schedule()));
     return change;
   }
 

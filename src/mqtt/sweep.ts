@@ -12,6 +12,11 @@ export class Sweep {
     private readonly check: () => boolean,
   ) {}
 
+  /** Whether the periodic check is running. */
+  get armed(): boolean {
+    return this.timer !== undefined;
+  }
+
   arm(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {

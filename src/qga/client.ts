@@ -101,7 +101,6 @@ export class GuestAgent {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Set while the idle timer closes the channel: that close is no outage. */
   private idleClosing = false;
-  private readonly parsedWithoutArguments = new Map<CommandSpec, ArgsParse>();
   private readonly stateListeners = new Set<StateListener>();
   private readonly frozenListeners = new Set<FrozenListener>();
 
@@ -195,7 +194,7 @@ export class GuestAgent {
   async execute(name: string, args: unknown, options?: CallOptions): Promise<unknown> {
     const spec = lookupCommand(name);
     if (!spec) throw new UnknownCommandError(`${name} is not a guest-agent command`);
-    const parsedArgs = isEmptyArguments(args) ? this.noArguments(spec) : spec.args.safeParse(args);
+    const parsedArgs = spec.args.safeParse(args ?? {});
     if (!parsedArgs.success) throw new InvalidArgumentsError(describeIssues(parsedArgs.error, "args"));
     const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + timeoutMs;
@@ -223,20 +222,6 @@ export class GuestAgent {
     }
     this.trackFreeze(name, result.data);
     return result.data;
-  }
-
-  /**
-   * A command's schema applied to no arguments, once per command: status polls and pings call without
-   * arguments every time, and the outcome cannot differ (the parsed value is frozen: no caller changes it).
-   */
-  private noArguments(spec: CommandSpec): ArgsParse {
-    let parsed = this.parsedWithoutArguments.get(spec);
-    if (!parsed) {
-      parsed = spec.args.safeParse({});
-      if (parsed.success) Object.freeze(parsed.data);
-      this.parsedWithoutArguments.set(spec, parsed);
-    }
-    return parsed;
   }
 
   private checkRunnable(spec: CommandSpec): void {
@@ -460,15 +445,6 @@ export class GuestAgent {
     this.frozenValue = frozen;
     for (const listener of this.frozenListeners) listener(frozen);
   }
-}
-
-type ArgsParse = ReturnType<CommandSpec["args"]["safeParse"]>;
-
-function isEmptyArguments(args: unknown): boolean {
-  if (args === undefined) return true;
-  if (typeof args !== "object" || args === null || Array.isArray(args)) return false;
-  for (const _ in args) return false;
-  return Object.getPrototypeOf(args) === Object.prototype;
 }
 
 /** A socket of our own for socket addresses; a libvirt domain cannot be reached without libvirt's API. */

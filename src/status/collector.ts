@@ -29,9 +29,10 @@ import {
 import type { AgentStatus, GuestFields, StatusSnapshot } from "./snapshot.js";
 
 // Every query of a poll at once (7 on a usual poll, 11 on a connection's first; the client's maxInFlight is
-// 8): one write and few reads per poll instead of one of each per query. Measured against qemu-ga 7.2, 1 → 4 in flight cut a
-// collect by 15-35% and 8 barely more in time; in CPU, every wake-up saved counts (bench row 4). A command
-// arriving meanwhile waits for the poll's queries either way: the agent answers in order.
+// 8): one write and few reads per poll instead of one of each per query. Measured against qemu-ga 7.2,
+// 1 → 4 in flight cut a collect by 15-35% and 8 barely more in time; in CPU, every wake-up saved counts
+// (bench row 4). A command arriving meanwhile waits for the poll's queries either way: the agent answers
+// in order.
 const DEFAULT_CONCURRENCY = 8;
 
 /**

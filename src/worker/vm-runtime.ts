@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { restrictionFor } from "../commands/restrictions.js";
 import type {
   CommandAudit,
   CommandRunner,
@@ -59,8 +60,6 @@ export class VmRuntime {
   /** What the runner needs of this VM: the same for every request, so built once. */
   private readonly target: CommandTarget;
   private readonly eventTopic: string;
-  /** Reply topics by command, built on first use (a topic is validated as it is built). */
-  private readonly replyTopics = new Map<string, string>();
 
   constructor(private readonly options: VmRuntimeOptions) {
     const { descriptor, config } = options;
@@ -124,6 +123,7 @@ export class VmRuntime {
     this.target = {
       vm: this.name,
       groups: descriptor.groups,
+      restriction: restrictionFor(config.restrictions, this.name, descriptor.groups),
       agent: this.agent,
       log: this.log,
       pollStatus: () => this.poller.pollNow(),
@@ -256,13 +256,7 @@ export class VmRuntime {
         ...(message.correlationData ? { correlationData: message.correlationData } : {}),
       });
     } else {
-      let topic = this.replyTopics.get(reply.command);
-      if (topic === undefined) {
-        topic = topics.reply(this.name, reply.command);
-        // Bounded: a command is the requester's word, and a reply names even an unknown one.
-        if (this.replyTopics.size < 256) this.replyTopics.set(reply.command, topic);
-      }
-      await bus.publish(topic, body, QOS1);
+      await bus.publish(topics.reply(this.name, reply.command), body, QOS1);
     }
   }
 

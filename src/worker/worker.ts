@@ -46,7 +46,6 @@ export class Worker {
     const { config, policy, log } = options;
     this.runner = new CommandRunner({
       policy,
-      restrictions: config.restrictions,
       limits: config.limits,
       log,
       // Neither the audit event nor the log line is what the requester waits for (measured: together ~40%

@@ -11,12 +11,12 @@ import {
   skipWithoutLibvirt,
   startLibvirtDomain,
   virsh,
-  waitUntil,
 } from "../helpers/libvirt.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
 import { type VmRequests, vmRequests } from "../helpers/vm-requests.js";
+import { waitUntil } from "../helpers/wait.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
 
 /**

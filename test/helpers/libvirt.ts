@@ -1,5 +1,6 @@
 // A real libvirtd and transient libvirt domains booting the tiny test guest (test/vm), for tests of the
 // libvirt RPC client. Everything here drives libvirt through virsh, independently of src/libvirt.
+
 import { execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
@@ -18,6 +19,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { buildGuest, vmSupportProblem } from "../vm/test-vm.js";
 import { findTool, skipWithout } from "./tools.js";
+import { waitUntil } from "./wait.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -45,19 +47,6 @@ async function answers(): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-export async function waitUntil(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { Policy } from "../../src/commands/policy.js";
+import { restrictionFor } from "../../src/commands/restrictions.js";
 import {
   type CommandAudit,
   CommandRunner,
@@ -46,7 +47,6 @@ export async function startVerbRunner(dir: string, config: Record<string, unknow
   const parsed = Config.parse(config);
   const runner = new CommandRunner({
     policy: new Policy({ default: ["all"], groups: {}, vms: {} }),
-    restrictions: parsed.restrictions,
     limits: parsed.limits,
     audit: (_vm, record) => audits.push(record),
     log,
@@ -54,6 +54,7 @@ export async function startVerbRunner(dir: string, config: Record<string, unknow
   const target: CommandTarget = {
     vm: "vm1",
     groups: [],
+    restriction: restrictionFor(parsed.restrictions, "vm1", []),
     agent,
     log,
     pollStatus: () => Promise.reject(new Error("unused")),

@@ -36,3 +36,21 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, message: s
     clearTimeout(timer);
   }
 }
+
+/**
+ * Asks `probe` every 100 ms until it says yes; throws `${what} within ${timeoutMs} ms` after the time.
+ * For what nothing announces (a daemon starting, a line written inside a guest): where an event exists,
+ * await the event instead.
+ */
+export async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -31,6 +31,7 @@ function target(answer: (name: string) => Promise<unknown>): {
     target: {
       vm: "vm1",
       groups: [],
+      restriction: {},
       agent,
       log,
       pollStatus: () => Promise.reject(new Error("unused")),
@@ -45,7 +46,6 @@ function target(answer: (name: string) => Promise<unknown>): {
 function runner(audits: CommandAudit[] = []) {
   return new CommandRunner({
     policy: new Policy({ default: ["read"], groups: {}, vms: {} }),
-    restrictions: Config.parse({}).restrictions,
     limits: { ...Config.parse({}).limits, maxPayloadBytes: 4096, maxDepth: 8, maxTimeoutSeconds: 60 },
     audit: (_vm, record) => audits.push(record),
     log: pino({ level: "silent" }),
@@ -148,7 +148,6 @@ test("a command that changes the guest is logged at info, a read at debug (reads
   const { target: t, logs } = target(async () => ({}));
   const r = new CommandRunner({
     policy: new Policy({ default: ["all"], groups: {}, vms: {} }),
-    restrictions: Config.parse({}).restrictions,
     limits: Config.parse({}).limits,
     audit: () => {},
     log: pino({ level: "silent" }),

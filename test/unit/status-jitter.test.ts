@@ -68,3 +68,10 @@ test("alignedDelay: the next point of the grid at or after the delay, never soon
     ),
   );
 });
+
+test("alignedDelay: a 100 ms grid for a 30 s interval, a tenth of short ones, none under 2 ms", () => {
+  assert.equal(alignedDelay(200, 30_000, 1_000_030), 270); // due at 1,000,230 → 1,000,300
+  assert.equal(alignedDelay(200, 500, 1_000_030), 220); // step 50: due at 1,000,230 → 1,000,250
+  assert.equal(alignedDelay(200, 30_000, 1_000_000), 200); // already on the grid
+  assert.equal(alignedDelay(7, 15, 1_000_030), 7); // step 1: unchanged
+});

@@ -15,17 +15,22 @@ test("a sweep checks until nothing is left, then stops", async () => {
   const keepAlive = setInterval(() => {}, 1000);
   let left = 3;
   let checks = 0;
+  let sweep: Sweep | undefined;
   const done = new Promise<void>((resolve) => {
-    new Sweep(5, () => {
+    sweep = new Sweep(5, () => {
       checks++;
-      left--;
-      if (left === 0) resolve();
-      return left > 0;
-    }).arm();
+      if (--left > 0) return true;
+      resolve();
+      return false;
+    });
+    sweep.arm();
   });
+  assert.equal(sweep?.armed, true);
   await done;
   clearInterval(keepAlive);
   assert.equal(checks, 3);
+  // The check that found nothing left stopped the timer before this test resumed.
+  assert.equal(sweep?.armed, false);
 });
 
 test("an armed sweep does not keep the process alive (a CLI call exits once its work is done)", async () => {

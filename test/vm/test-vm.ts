@@ -10,7 +10,7 @@
 //   agent-socket.ts    AgentSocket: a bare qemu-ga client with no project code
 //   qmp-client.ts      the QMP monitor connection and its events
 //   util.ts            small shared helpers
-export { AgentSocket, QgaError } from "./agent-socket.js";
-export { buildGuest, createDisk, findProgram, type GuestImage, vmSupportProblem } from "./guest-image.js";
+export { AgentSocket } from "./agent-socket.js";
+export { buildGuest, vmSupportProblem } from "./guest-image.js";
 export { type QemuExit, TestVm, type TestVmOptions } from "./qemu-vm.js";
 export type { QmpEvent } from "./qmp-client.js";

@@ -6,13 +6,22 @@
 //   node bench/echo-relay.mjs URL BASE     BASE/<vm>/cmd/ping -> BASE/<vm>/reply/ping with the smallest reply
 //                                          the load generator accepts ({"id","vm","ok":true}): the ceiling
 //                                          of the broker and load generator, with no worker and no agent
+//   node bench/echo-relay.mjs URL --agent SOCKET
+//                                          echo/cmd/ping -> guest-ping on qemu-ga's SOCKET -> echo/reply/ping:
+//                                          a bare bridge, the least a worker must do (no parsing, no checks)
 import net from "node:net";
 import mqtt from "mqtt";
 
-const [url, base] = process.argv.slice(2);
+const [url, base, agentSocket] = process.argv.slice(2);
 const relay = await mqtt.connectAsync(url, { protocolVersion: 5 });
 if (relay.stream instanceof net.Socket) relay.stream.setNoDelay(true);
-if (base) {
+if (base === "--agent") {
+  const agent = await bareAgent(agentSocket);
+  await relay.subscribeAsync("echo/cmd/ping", { qos: 1 });
+  relay.on("message", (_topic, payload) => {
+    agent.ping(() => relay.publish("echo/reply/ping", payload, { qos: 1 }));
+  });
+} else if (base) {
   await relay.subscribeAsync(`${base}/+/cmd/ping`, { qos: 1 });
   relay.on("message", (topic, payload) => {
     const vm = topic.split("/")[1];
@@ -25,3 +34,40 @@ if (base) {
 }
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => relay.end(true, () => process.exit(0)));
+
+/**
+ * qemu-ga over a bare socket: the sync handshake, then `guest-ping` per call, answered in order (qemu-ga
+ * serves one request at a time), each answer line calling the oldest waiting callback.
+ */
+async function bareAgent(socketPath) {
+  const socket = net.connect(socketPath);
+  await new Promise((resolve) => socket.once("connect", resolve));
+  const waiting = [];
+  let buffered = "";
+  let synced;
+  const inSync = new Promise((resolve) => {
+    synced = resolve;
+  });
+  socket.on("data", (chunk) => {
+    buffered += chunk.toString("latin1");
+    for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.includes('"return": 424242')) synced();
+      else if (line.includes('"id": "bridge"')) waiting.shift()?.();
+    }
+  });
+  socket.write(
+    Buffer.concat([
+      Buffer.from([0xff]),
+      Buffer.from('{"execute":"guest-sync-delimited","arguments":{"id":424242}}'),
+    ]),
+  );
+  await inSync;
+  return {
+    ping(done) {
+      waiting.push(done);
+      socket.write('{"execute":"guest-ping","id":"bridge"}');
+    },
+  };
+}

@@ -1,7 +1,7 @@
 /** Shared pieces of `npm run bench`: the worker as a process, /proc readings, a fleet of fake agents, a load client. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -201,6 +201,26 @@ export function procReading(pid: number): { cpuSeconds: number; rssBytes: number
   return { cpuSeconds, rssBytes: kib("VmRSS"), hwmBytes: kib("VmHWM") };
 }
 
+/**
+ * User and system clock ticks (1/100 s) of each thread of `pid`, summed by thread name; the main thread
+ * is "main" (node names every thread "node").
+ */
+export function threadTicks(pid: number): Map<string, [number, number]> {
+  const ticks = new Map<string, [number, number]>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const [user, system] = ticks.get(name) ?? [0, 0];
+      ticks.set(name, [user + Number(fields[11]), system + Number(fields[12])]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ticks;
+}
+
 export interface FakeFleet {
   readonly sockets: string[];
   readonly pid: number;
@@ -358,18 +378,18 @@ export async function startBenchBroker(): Promise<Mosquitto> {
   return broker;
 }
 
-/** bench/echo-relay.mjs in a process of its own; `base`: its fleet mode (see there). */
+/**
+ * bench/echo-relay.mjs in a process of its own; `mode`: its fleet mode (a base topic) or its bare bridge
+ * to a qemu-ga socket (see there).
+ */
 export async function startRelay(
   url: string,
-  base?: string,
+  mode?: string | { readonly agent: string },
 ): Promise<{ readonly pid: number; stop(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [path.join(root, "bench/echo-relay.mjs"), url, ...(base ? [base] : [])],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  const args = mode === undefined ? [] : typeof mode === "string" ? [mode] : ["--agent", mode.agent];
+  const child = spawn(process.execPath, [path.join(root, "bench/echo-relay.mjs"), url, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   await new Promise<void>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`the echo relay exited with ${code}`)));
     child.stdout?.once("data", () => resolve());

@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { procReading, sleep, spawnWorker, startBenchBroker, startFakeFleet } from "./lib.js";
+import { procReading, sleep, spawnWorker, startBenchBroker, startFakeFleet, threadTicks } from "./lib.js";
 
 const count = Number(process.argv[2] ?? 1000);
 const seconds = Number(process.argv[3] ?? 30);
@@ -32,12 +32,22 @@ try {
   process.stdout.write(`worker pid ${worker.pid}\n`);
   await sleep(8000);
   const before = procReading(worker.pid).cpuSeconds;
+  const threadsBefore = threadTicks(worker.pid);
   await sleep(seconds * 1000);
   const after = procReading(worker.pid);
+  const threadsAfter = threadTicks(worker.pid);
   const pct = ((after.cpuSeconds - before) / seconds) * 100;
   process.stdout.write(
     `${count} agents every 30 s: ${pct.toFixed(2)}% of a core over ${seconds} s, RSS ${(after.rssBytes / 2 ** 20).toFixed(0)} MiB\n`,
   );
+  // Which threads the CPU went to: the main thread (JS, syscalls), V8's GC helpers, libuv's pool.
+  for (const [name, [user, system]] of threadsAfter) {
+    const [user0, system0] = threadsBefore.get(name) ?? [0, 0];
+    if (user - user0 + system - system0 === 0) continue;
+    process.stdout.write(
+      `  ${name.padEnd(16)} user ${((user - user0) * 10).toString().padStart(5)} ms, system ${((system - system0) * 10).toString().padStart(5)} ms\n`,
+    );
+  }
 } finally {
   await worker.stop();
   await fleet.stop();

@@ -31,8 +31,9 @@ import type { RowOptions, RowResult } from "./types.js";
  */
 async function echoRelay(
   url: string,
+  agentSocket?: string,
 ): Promise<{ pid: number; roundTrip: () => Promise<void>; close: () => Promise<void> }> {
-  const child = await startRelay(url);
+  const child = await startRelay(url, agentSocket === undefined ? undefined : { agent: agentSocket });
   const client = await mqtt.connectAsync(url, { protocolVersion: 5 });
   noDelay(client);
   await client.subscribeAsync("echo/reply/ping", { qos: 1 });
@@ -62,6 +63,7 @@ export async function latency(options: RowOptions): Promise<RowResult> {
   const agentForWorker = await startRealAgent();
   const agentForPatched = await startRealAgent();
   const agentForBare = await startRealAgent();
+  const agentForBridge = await startRealAgent();
   const config = (base: string, socket: string) => ({
     worker: { id: `bench-${base}` },
     mqtt: { url: broker.url, baseTopic: base },
@@ -83,12 +85,15 @@ export async function latency(options: RowOptions): Promise<RowResult> {
     const load = await LoadClient.connect(broker.url, "bench", "ping");
     const loadPatched = await LoadClient.connect(broker.url, "benchnd", "ping");
     const relay = await echoRelay(broker.url);
+    const bridge = await echoRelay(broker.url, agentForBridge.socket);
     const bare = await bareAgentSocket(agentForBare.socket);
     const e2e: number[] = [];
     const e2ePatched: number[] = [];
     const echo: number[] = [];
     const agent: number[] = [];
+    const bridged: number[] = [];
     for (let i = 0; i < warmup; i++) {
+      await bridge.roundTrip();
       await load.request("vm0");
       await loadPatched.request("vm0");
       await relay.roundTrip();
@@ -96,7 +101,7 @@ export async function latency(options: RowOptions): Promise<RowResult> {
     }
     // CPU seconds each process spent on its blocks: one request at a time, so this is the work on the
     // request's own path (and what follows it, the audit event), with no batching to share it.
-    const cpu = { worker: 0, patched: 0, relay: 0 };
+    const cpu = { worker: 0, patched: 0, relay: 0, bridge: 0 };
     const timed = async (key: keyof typeof cpu, pid: number, work: () => Promise<void>) => {
       const before = procReading(pid).cpuSeconds;
       await work();
@@ -121,15 +126,24 @@ export async function latency(options: RowOptions): Promise<RowResult> {
         await bare.ping();
         agent.push(performance.now() - t);
       }
+      await timed("bridge", bridge.pid, async () => {
+        for (let i = 0; i < block; i++) {
+          const t = performance.now();
+          await bridge.roundTrip();
+          bridged.push(performance.now() - t);
+        }
+      });
     }
     bare.close();
     await relay.close();
+    await bridge.close();
     await load.close();
     await loadPatched.close();
     const s = summarize(e2e);
     const p = summarize(e2ePatched);
     const r = summarize(echo);
     const a = summarize(agent);
+    const b = summarize(bridged);
     const floorMedian = r.median + a.median;
     const floorP99 = r.p99 + a.p99;
     const ratioMedian = s.median / floorMedian;
@@ -161,6 +175,9 @@ export async function latency(options: RowOptions): Promise<RowResult> {
         workerCpuUsPerRequest: perRequestUs(cpu.worker),
         secondWorkerCpuUsPerRequest: perRequestUs(cpu.patched),
         relayCpuUsPerRequest: perRequestUs(cpu.relay),
+        bareBridgeMedianMs: b.median,
+        bareBridgeP99Ms: b.p99,
+        bridgeCpuUsPerRequest: perRequestUs(cpu.bridge),
       },
       table: [
         [
@@ -178,10 +195,15 @@ export async function latency(options: RowOptions): Promise<RowResult> {
         ["bare echo relay on the same broker (MQTT.js)", `${fmt(r.median)} (p99 ${fmt(r.p99)})`, ""],
         ["bare socket `guest-ping` to qemu-ga", `${fmt(a.median)} (p99 ${fmt(a.p99)})`, ""],
         ["floor = relay + socket", `${fmt(floorMedian)} (p99 ${fmt(floorP99)})`, "1×"],
+        [
+          "bare bridge: the echo relay calling `guest-ping` on a qemu-ga socket before it replies (bench/echo-relay.mjs --agent)",
+          `${fmt(b.median)} (p99 ${fmt(b.p99)})`,
+          `${(b.median / floorMedian).toFixed(2)}× (p99 ${(b.p99 / floorP99).toFixed(2)}×) of the floor; the worker ${(s.median / b.median).toFixed(2)}× (p99 ${(s.p99 / b.p99).toFixed(2)}×) of it`,
+        ],
       ],
       notes: [
         "The broker runs with `set_tcp_nodelay true` and the bench's own clients set TCP_NODELAY. The worker sets TCP_NODELAY on its broker socket itself (src/mqtt/bus.ts): before that, found by this row, its reply PUBLISH right after a PUBACK waited for the broker's delayed ACK, ~40 ms on loopback (44 ms median end to end). The second line forces the option from outside with a preload, as a control: equal to the first, so the worker's own setting works.",
-        `CPU per request (user + system, one at a time, /proc): the worker ${perRequestUs(cpu.worker).toFixed(0)} µs, the ${baseline ? "baseline" : "TCP_NODELAY"} worker ${perRequestUs(cpu.patched).toFixed(0)} µs, the echo relay ${perRequestUs(cpu.relay).toFixed(0)} µs (counted in 10 ms ticks per block of ${block}).`,
+        `CPU per request (user + system, one at a time, /proc): the worker ${perRequestUs(cpu.worker).toFixed(0)} µs, the ${baseline ? "baseline" : "TCP_NODELAY"} worker ${perRequestUs(cpu.patched).toFixed(0)} µs, the echo relay ${perRequestUs(cpu.relay).toFixed(0)} µs, the bare bridge ${perRequestUs(cpu.bridge).toFixed(0)} µs (counted in 10 ms ticks per block of ${block}).`,
         `${s.n} requests each, one at a time, in alternating blocks of ${block}, after ${warmup} warm-up rounds; the floor's p99 is the sum of the two p99s.`,
       ],
     };
@@ -191,6 +213,7 @@ export async function latency(options: RowOptions): Promise<RowResult> {
     await agentForPatched.dispose();
     await agentForWorker.dispose();
     await agentForBare.dispose();
+    await agentForBridge.dispose();
     await broker.stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@ import {
   FrozenError,
   QgaError,
 } from "../qga/errors.js";
-import { hostNowMs } from "./clock.js";
+import { HostClock } from "./clock.js";
 import {
   type CpuTotals,
   cpuPct,
@@ -91,6 +91,8 @@ export class StatusCollector {
   /** What the slow queries answered last, and when. */
   private slow: { fields: GuestFields; at: number } | undefined;
   private readonly now: () => number;
+  /** The host's side of time_offset_ms. */
+  private readonly clock = new HostClock();
   private readonly unsubscribe: () => void;
   /** Built once: the same queries run on every poll. */
   private readonly allQueries = this.queries();
@@ -214,9 +216,9 @@ export class StatusCollector {
       {
         name: "guest-get-time",
         run: async () => {
-          const before = hostNowMs();
+          const before = this.clock.now();
           const guestNs = await this.call("guest-get-time");
-          return { time_offset_ms: timeOffsetMs(guestNs, before, hostNowMs()) };
+          return { time_offset_ms: timeOffsetMs(guestNs, before, this.clock.now()) };
         },
       },
       query("guest-get-host-name", (r) => ({ hostname: r["host-name"] })),

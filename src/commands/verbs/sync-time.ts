@@ -1,5 +1,5 @@
 import { argsObject } from "../../qga/catalogue/scalars.js";
-import { hostNowMs } from "../../status/clock.js";
+import { HostClock } from "../../status/clock.js";
 import { timeOffsetMs } from "../../status/derive.js";
 import { remainingMs } from "./deadline.js";
 import { defineVerb, type VerbContext } from "./verb.js";
@@ -24,14 +24,15 @@ export const syncTime = defineVerb({
   name: "sync-time",
   args: argsObject({}),
   async run(context) {
-    const before = await readOffset(context);
-    const sendMs = hostNowMs() + before.rttMs / 2;
+    const clock = new HostClock();
+    const before = await readOffset(context, clock);
+    const sendMs = clock.now() + before.rttMs / 2;
     await context.agent.call(
       "guest-set-time",
       { time: Math.round(sendMs * 1e6) },
       { timeoutMs: remainingMs(context, "before guest-set-time") },
     );
-    const after = await readOffset(context);
+    const after = await readOffset(context, clock);
     context.log.info(
       { offset_before_ms: before.offsetMs, offset_after_ms: after.offsetMs },
       "set the guest clock from the host's",
@@ -40,10 +41,10 @@ export const syncTime = defineVerb({
   },
 });
 
-async function readOffset(context: VerbContext): Promise<Reading> {
+async function readOffset(context: VerbContext, clock: HostClock): Promise<Reading> {
   const timeoutMs = remainingMs(context, "before guest-get-time");
-  const before = hostNowMs();
+  const before = clock.now();
   const guestNs = await context.agent.call("guest-get-time", {}, { timeoutMs });
-  const after = hostNowMs();
+  const after = clock.now();
   return { offsetMs: timeOffsetMs(guestNs, before, after), rttMs: after - before };
 }

@@ -266,7 +266,9 @@ export class VmRuntime {
   }
 
   private async event(event: VmEvent | CommandAudit): Promise<void> {
-    const body = JSON.stringify({ ...event, vm: this.name, time: new Date().toISOString() });
+    // Object.assign, not `{ ...event, vm, time }`: a literal that starts with a spread and adds members is
+    // ~1 µs on Node 20, ~70 ns this way (see withId in commands/runner.ts); one event per command.
+    const body = JSON.stringify(Object.assign({}, event, { vm: this.name, time: new Date().toISOString() }));
     try {
       await this.options.bus.publish(this.eventTopic, body, QOS1);
     } catch (error) {

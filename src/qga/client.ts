@@ -1,9 +1,9 @@
 import { type AgentAddress, formatAddress, parseAddress } from "./address.js";
 import { Backoff } from "./backoff.js";
 import { CallQueue } from "./call-queue.js";
-import { type AgentCapabilities, capabilitiesFromInfo, unsupportedReason } from "./capabilities.js";
+import { type AgentCapabilities, unsupportedReason } from "./capabilities.js";
 import type { CommandSpec } from "./catalogue/define.js";
-import { type ArgsOf, type CommandName, catalogue, lookupCommand, type ResultOf } from "./catalogue/index.js";
+import { type ArgsOf, type CommandName, lookupCommand, type ResultOf } from "./catalogue/index.js";
 import type { AgentRequest } from "./channel.js";
 import {
   AgentReplyError,
@@ -16,6 +16,7 @@ import {
   UnsupportedCommandError,
 } from "./errors.js";
 import { watchGoingDown } from "./going-down.js";
+import { type Handshake, handshake } from "./handshake.js";
 import type { AgentLink, LinkOpener } from "./link.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { socketLinkOpener } from "./socket-link.js";
@@ -332,57 +333,34 @@ export class GuestAgent {
   }
 
   private async connect(): Promise<AgentLink> {
-    let channel: AgentLink | undefined;
+    const known = this.profile && this.profile.until > Date.now() ? this.profile.capabilities : undefined;
+    let opened: Handshake;
     try {
-      const profile = this.profile && this.profile.until > Date.now() ? this.profile.capabilities : undefined;
-      channel = await this.open({
-        connectTimeoutMs: this.options.connectTimeoutMs,
-        maxReplyBytes: this.options.maxReplyBytes,
-        syncTimeoutMs: this.options.syncTimeoutMs,
-        maxInFlight: this.options.maxInFlight,
-        log: this.log,
-        ...(profile ? { assumeIds: profile.supportsIds } : {}),
-      });
-      if (!profile) await this.learnCapabilities(channel);
-      if (this.stopped) throw new AgentUnavailableError("the guest-agent client was stopped");
+      const { connectTimeoutMs, maxReplyBytes, syncTimeoutMs, maxInFlight } = this.options;
+      opened = await handshake(
+        this.open,
+        { connectTimeoutMs, maxReplyBytes, syncTimeoutMs, maxInFlight, log: this.log },
+        known,
+        () => this.stopped,
+      );
     } catch (error) {
-      channel?.close();
-      const failure =
-        error instanceof AgentUnavailableError
-          ? error
-          : new AgentUnavailableError(`the agent's handshake failed: ${(error as Error).message}`, {
-              cause: error,
-            });
+      const failure = error as AgentUnavailableError;
       this.profile = undefined;
       this.setState("offline", failure.message);
       throw failure;
     }
+    const { link: channel, capabilities, frozen } = opened;
+    if (!known) {
+      this.profile = { capabilities, until: Date.now() + this.options.profileTtlMs };
+      this.log.debug({ version: capabilities.version, ids: capabilities.supportsIds }, "agent capabilities");
+    }
+    if (frozen !== undefined) this.setFrozen(frozen);
     this.channel = channel;
-    const opened = channel;
-    channel.onClose((error) => this.onChannelClosed(opened, error));
+    channel.onClose((error) => this.onChannelClosed(channel, error));
     this.backoff.reset();
     this.setState("online", undefined);
     // No idle timer yet: the call that asked for this connection is about to be queued.
     return channel;
-  }
-
-  private async learnCapabilities(channel: AgentLink): Promise<void> {
-    const timeoutMs = this.options.syncTimeoutMs;
-    const raw = await channel.send({ execute: "guest-info" }, { timeoutMs, replies: true });
-    const info = catalogue["guest-info"].result.safeParse(raw);
-    if (!info.success) {
-      throw new AgentReplyError(
-        "InvalidReply",
-        `guest-info returned ${describeIssues(info.error, "result")}`,
-      );
-    }
-    const capabilities = capabilitiesFromInfo(info.data, channel.supportsIds);
-    this.profile = { capabilities, until: Date.now() + this.options.profileTtlMs };
-    this.log.debug({ version: capabilities.version, ids: capabilities.supportsIds }, "agent capabilities");
-    if (unsupportedReason(capabilities, "guest-fsfreeze-status") === undefined) {
-      const status = await channel.send({ execute: "guest-fsfreeze-status" }, { timeoutMs, replies: true });
-      this.setFrozen(status === "frozen");
-    }
   }
 
   private onChannelClosed(channel: AgentLink, error: AgentUnavailableError): void {

@@ -1,7 +1,7 @@
 /** Shared pieces of `npm run bench`: the worker as a process, /proc readings, a fleet of fake agents, a load client. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -79,6 +79,8 @@ export async function spawnWorker(
   const ready = new Promise<void>((resolve, reject) => {
     let partial = "";
     child.stdout?.on("data", (chunk: Buffer) => {
+      // QGA_BENCH_WORKER_OUT=FILE: every worker's stdout appended there too (`--worker-flag=--trace-gc`).
+      if (process.env.QGA_BENCH_WORKER_OUT) appendFileSync(process.env.QGA_BENCH_WORKER_OUT, chunk);
       partial = (partial + chunk.toString()).slice(-100_000);
       if (partial.includes('"msg":"worker ready')) resolve();
       const last = partial.lastIndexOf("\n");

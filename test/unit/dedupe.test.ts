@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { DedupeWindow } from "../../src/commands/dedupe.js";
 
 test("a remembered outcome is returned until the window passes", async () => {
@@ -19,6 +21,24 @@ test("the window is bounded: the oldest entries go first", () => {
   assert.equal(window.size, 3);
   assert.equal(window.get("k0"), undefined);
   assert.ok(window.get("k4"));
+});
+
+test("a reply dropped from the window is not kept alive by it", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const window = new DedupeWindow<object>(60_000, 3);
+  // In a function of its own, so that nothing here holds the reply but the window.
+  const first = ((): WeakRef<object> => {
+    const reply = { id: "r0" };
+    window.remember("k0", Promise.resolve(reply));
+    return new WeakRef(reply);
+  })();
+  for (let i = 1; i <= 3; i++) window.remember(`k${i}`, Promise.resolve({ id: `r${i}` }));
+  assert.equal(window.get("k0"), undefined);
+  // A WeakRef's target lives at least until the current job ends.
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.equal(first.deref(), undefined, "the dropped reply is still reachable through the window");
 });
 
 test("a running request's duplicate shares its outcome", async () => {

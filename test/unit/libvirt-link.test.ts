@@ -270,6 +270,49 @@ test("shutdown and reboot use libvirt's own calls; halt goes to the agent and 'd
   assert.ok(opened >= 1);
 });
 
+/** A shutdown libvirtd has not answered yet; closing the connection fails it, as the real RPC client does. */
+class HeldShutdown extends ScriptedLibvirt {
+  private failPending: ((error: Error) => void) | undefined;
+  private reached: () => void = () => {};
+  /** Resolves once libvirt's shutdown has been called. */
+  readonly shutdownCalled = new Promise<void>((resolve) => {
+    this.reached = resolve;
+  });
+  override shutdownWithAgent(): Promise<void> {
+    this.calls.push("shutdown");
+    this.reached();
+    return new Promise((_resolve, reject) => {
+      this.failPending = reject;
+    });
+  }
+  override async close(): Promise<void> {
+    await super.close();
+    this.failPending?.(libvirtError(1, "the connection to libvirtd was closed by this client"));
+  }
+}
+
+test("a shutdown whose domain stops before libvirtd answers is accepted, not failed by the link closing", async (t) => {
+  const libvirt = new HeldShutdown(async () => JSON.stringify({ return: {} }));
+  const agent = agentOver(libvirt);
+  t.after(() => agent.stop());
+  await agent.call("guest-ping");
+  const shutdown = agent.call("guest-shutdown", {});
+  await libvirt.shutdownCalled;
+  libvirt.emit({ kind: "lifecycle", domain: DOMAIN, event: "stopped", detail: 0 });
+  assert.equal(await shutdown, undefined);
+  assert.equal(agent.state, "offline");
+});
+
+test("a shutdown cut off by our own close is not taken for accepted", async () => {
+  const libvirt = new HeldShutdown(async () => JSON.stringify({ return: {} }));
+  const agent = agentOver(libvirt);
+  await agent.call("guest-ping");
+  const shutdown = agent.call("guest-shutdown", {});
+  await libvirt.shutdownCalled;
+  await agent.stop();
+  await assert.rejects(shutdown);
+});
+
 test("libvirt's agent-connected event brings the VM online at once, not at the next backoff step", async (t) => {
   let connected = false;
   const libvirt = new ScriptedLibvirt(async () => JSON.stringify({ return: {} }));

@@ -8,6 +8,7 @@
  * `--worker-flag=--import=FILE` (repeatable): any other node flag for them, e.g. an instrumenting preload.
  * `--worker-main FILE` / `--baseline FILE`: another build of the worker, see bench/lib.ts workerBuilds.
  */
+import { execFileSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -73,6 +74,7 @@ const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${Math.ro
 const runtime = workerBuilds.main ? `node ${workerBuilds.main}` : runtimeNote;
 const json = {
   date: new Date().toISOString(),
+  commit: commitMeasured(),
   quick: options.quick,
   machine,
   runtime,
@@ -96,7 +98,7 @@ const verdict = (pass: boolean | null) => (pass === null ? "–" : pass ? "pass"
 const md = [
   "# Benchmarks",
   "",
-  `Measured by \`npm run bench${options.quick ? " -- --quick" : ""}\` on ${json.date.slice(0, 10)}, every row in one run (${json.seconds} s) on ${machine}; the worker ran as ${runtime}. Broker: mosquitto with \`set_tcp_nodelay true\`. Ratios hold better than the absolute figures on a shared machine. Raw figures: [bench/results/latest.json](bench/results/latest.json).`,
+  `Measured by \`npm run bench${options.quick ? " -- --quick" : ""}\` on ${json.date.slice(0, 10)} at commit ${json.commit}, every row in one run (${json.seconds} s) on ${machine}; the worker ran as ${runtime}. Broker: mosquitto with \`set_tcp_nodelay true\`. Ratios hold better than the absolute figures on a shared machine. Raw figures: [bench/results/latest.json](bench/results/latest.json).`,
   "",
   "| row | goal | result |",
   "|---|---|---|",
@@ -120,3 +122,22 @@ const profile = await readFile(path.join(root, "bench/PROFILE.md"), "utf8").catc
 await writeFile(path.join(root, "BENCHMARKS.md"), [...md, profile].join("\n"));
 process.stderr.write(`bench: wrote BENCHMARKS.md and bench/results/latest.json in ${json.seconds} s\n`);
 process.exit(0);
+
+/** The checkout's commit, and whether it had changes of its own: which code a report measured. */
+function commitMeasured(): string {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
+    const changed = git(
+      "status",
+      "--porcelain",
+      "--untracked-files=no",
+      "--",
+      "src",
+      "bench",
+      "package.json",
+    );
+    return `${git("rev-parse", "--short", "HEAD")}${changed ? " with uncommitted changes" : ""}`;
+  } catch {
+    return "unknown (not a git checkout)";
+  }
+}

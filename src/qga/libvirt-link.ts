@@ -122,32 +122,22 @@ class LibvirtLink implements AgentLink {
   }
 
   private async dispatch(request: AgentRequest, options: SendOptions): Promise<unknown> {
-    if (request.execute === "guest-shutdown") {
-      const mode = request.arguments?.mode ?? "powerdown";
-      // libvirt's own calls wait for QEMU's SHUTDOWN / RESET event: "accepted" is then known, not guessed.
-      if (mode === "powerdown") return this.powerChange(() => this.connection.shutdownWithAgent(this.domain));
-      if (mode === "reboot") return this.powerChange(() => this.connection.rebootWithAgent(this.domain));
-    }
-    const command = JSON.stringify(
-      request.arguments && Object.keys(request.arguments).length > 0
-        ? { execute: request.execute, arguments: request.arguments }
-        : { execute: request.execute },
-    );
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
-    if (!options.replies) return this.sendWithoutReply(command, seconds);
-    const text = await this.connection.agentCommand(this.domain, command, seconds);
+    if (request.execute === "guest-shutdown" || !options.replies) return this.withoutReply(request, seconds);
+    const text = await this.connection.agentCommand(this.domain, commandText(request), seconds);
     return this.parseReply(text, request.execute);
   }
 
   /**
-   * libvirt's shutdown or reboot. The domain's stop event (or its agent's disconnect) can come over the
-   * event connection before libvirtd answers the call; the link then closes its connection, failing the
-   * call. The guest going away is the change taking effect, so that is "accepted" too (seen in CI: a
-   * shutdown answered `agent_error`, "the connection to libvirtd was closed by this client").
+   * A command that answers nothing on success (guest-shutdown, guest-suspend-*). Its effect can outrun its
+   * answer: the domain's stop event (or its agent's disconnect) comes over the event connection before
+   * libvirtd answers the call, and the link closes its connection on that event, failing the call. The
+   * guest going away is the command taking effect, so that is "accepted" too (seen in CI: a shutdown
+   * answered `agent_error`, "the connection to libvirtd was closed by this client").
    */
-  private async powerChange(call: () => Promise<void>): Promise<undefined> {
+  private async withoutReply(request: AgentRequest, seconds: number): Promise<undefined> {
     try {
-      await call();
+      await this.startWithoutReply(request, seconds);
     } catch (error) {
       if (!this.guestWentAway) throw error;
     }
@@ -155,13 +145,23 @@ class LibvirtLink implements AgentLink {
   }
 
   /**
-   * A command that answers nothing on success (guest-shutdown halt, guest-suspend-*): an error reply is
-   * a refusal; the agent going away, or no answer at all, is the command taking effect. libvirt offers no
-   * sync after the command to tell that apart from an agent that hangs (its own APIs wait for an event).
+   * Shutdown and reboot through libvirt's own calls, which wait for QEMU's SHUTDOWN / RESET event:
+   * "accepted" is then known, not guessed. Anything else goes to the agent: an error reply is a refusal;
+   * the agent going away, or no answer at all, is the command taking effect. libvirt offers no sync after
+   * the command to tell that apart from an agent that hangs (its own APIs wait for an event).
    */
-  private async sendWithoutReply(command: string, seconds: number): Promise<undefined> {
+  private async startWithoutReply(request: AgentRequest, seconds: number): Promise<void> {
+    if (request.execute === "guest-shutdown") {
+      const mode = request.arguments?.mode ?? "powerdown";
+      if (mode === "powerdown") return this.connection.shutdownWithAgent(this.domain);
+      if (mode === "reboot") return this.connection.rebootWithAgent(this.domain);
+    }
     try {
-      const text = await this.connection.agentCommand(this.domain, command, Math.min(seconds, 10));
+      const text = await this.connection.agentCommand(
+        this.domain,
+        commandText(request),
+        Math.min(seconds, 10),
+      );
       this.parseReply(text, "command");
     } catch (error) {
       if (!(error instanceof LibvirtError)) throw error;
@@ -170,7 +170,6 @@ class LibvirtLink implements AgentLink {
         error.code === ErrorNumber.AGENT_COMMAND_TIMEOUT || /not available for now/.test(error.message);
       if (!gone && !unanswered) throw error;
     }
-    return undefined;
   }
 
   private parseReply(text: string, command: string): unknown {
@@ -261,4 +260,13 @@ export function toQgaError(error: unknown, command: string, domain: string): Qga
 function agentClass(desc: string): string {
   // qemu-ga answers both a missing and a disabled command with class CommandNotFound.
   return /has not been found|has been disabled/.test(desc) ? "CommandNotFound" : "GenericError";
+}
+
+/** The request as libvirt passes it on: bare JSON, without an id (libvirt matches replies itself). */
+function commandText(request: AgentRequest): string {
+  return JSON.stringify(
+    request.arguments && Object.keys(request.arguments).length > 0
+      ? { execute: request.execute, arguments: request.arguments }
+      : { execute: request.execute },
+  );
 }

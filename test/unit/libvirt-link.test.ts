@@ -270,41 +270,55 @@ test("shutdown and reboot use libvirt's own calls; halt goes to the agent and 'd
   assert.ok(opened >= 1);
 });
 
-/** A shutdown libvirtd has not answered yet; closing the connection fails it, as the real RPC client does. */
+/**
+ * A power change libvirtd has not answered yet (libvirt's shutdown, or the agent command of a halt);
+ * closing the connection fails it, as the real RPC client does.
+ */
 class HeldShutdown extends ScriptedLibvirt {
   private failPending: ((error: Error) => void) | undefined;
   private reached: () => void = () => {};
-  /** Resolves once libvirt's shutdown has been called. */
+  /** Resolves once the power change has gone to libvirt. */
   readonly shutdownCalled = new Promise<void>((resolve) => {
     this.reached = resolve;
   });
+  constructor() {
+    super(async (command) => {
+      if (command.execute === "guest-shutdown") return this.hold();
+      return JSON.stringify({ return: {} });
+    });
+  }
   override shutdownWithAgent(): Promise<void> {
     this.calls.push("shutdown");
-    this.reached();
-    return new Promise((_resolve, reject) => {
-      this.failPending = reject;
-    });
+    return this.hold();
   }
   override async close(): Promise<void> {
     await super.close();
     this.failPending?.(libvirtError(1, "the connection to libvirtd was closed by this client"));
   }
+  private hold(): Promise<never> {
+    this.reached();
+    return new Promise((_resolve, reject) => {
+      this.failPending = reject;
+    });
+  }
 }
 
-test("a shutdown whose domain stops before libvirtd answers is accepted, not failed by the link closing", async (t) => {
-  const libvirt = new HeldShutdown(async () => JSON.stringify({ return: {} }));
-  const agent = agentOver(libvirt);
-  t.after(() => agent.stop());
-  await agent.call("guest-ping");
-  const shutdown = agent.call("guest-shutdown", {});
-  await libvirt.shutdownCalled;
-  libvirt.emit({ kind: "lifecycle", domain: DOMAIN, event: "stopped", detail: 0 });
-  assert.equal(await shutdown, undefined);
-  assert.equal(agent.state, "offline");
-});
+for (const mode of ["powerdown", "halt"] as const) {
+  test(`a ${mode} whose domain stops before libvirtd answers is accepted, not failed by the link closing`, async (t) => {
+    const libvirt = new HeldShutdown();
+    const agent = agentOver(libvirt);
+    t.after(() => agent.stop());
+    await agent.call("guest-ping");
+    const shutdown = agent.call("guest-shutdown", { mode });
+    await libvirt.shutdownCalled;
+    libvirt.emit({ kind: "lifecycle", domain: DOMAIN, event: "stopped", detail: 0 });
+    assert.equal(await shutdown, undefined);
+    assert.equal(agent.state, "offline");
+  });
+}
 
 test("a shutdown cut off by our own close is not taken for accepted", async () => {
-  const libvirt = new HeldShutdown(async () => JSON.stringify({ return: {} }));
+  const libvirt = new HeldShutdown();
   const agent = agentOver(libvirt);
   await agent.call("guest-ping");
   const shutdown = agent.call("guest-shutdown", {});

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { PollMetrics } from "../http/metrics.js";
 import type { GuestAgent } from "../qga/client.js";
 import type { StatusCollector } from "./collector.js";
-import { factsChanged, type StatusSnapshot } from "./snapshot.js";
+import { factsKey, type StatusSnapshot } from "./snapshot.js";
 
 export interface StatusPollerOptions {
   readonly collector: Pick<StatusCollector, "collect">;
@@ -76,7 +76,8 @@ export class StatusPoller {
   private started = false;
   private stopped = false;
   private lastSnapshot: StatusSnapshot | undefined;
-  private lastPublished: StatusSnapshot | undefined;
+  /** The facts (factsKey) of the snapshot published last: kept, not worked out again at every poll. */
+  private lastPublishedFacts: string | undefined;
   private lastPublishedAt = 0;
   private unsubscribe: Array<() => void> = [];
 
@@ -184,10 +185,11 @@ export class StatusPoller {
   }
 
   private due(snapshot: StatusSnapshot): boolean {
-    if (!this.lastPublished) return true;
+    if (this.lastPublishedFacts === undefined) return true;
     const since = Date.now() - this.lastPublishedAt;
     // A clock stepped back makes `since` negative: publish rather than wait for the clock to catch up.
-    return since < 0 || since >= this.options.heartbeatMs || factsChanged(this.lastPublished, snapshot);
+    // Changed facts (see factsChanged in snapshot.ts), compared by their key.
+    return since < 0 || since >= this.options.heartbeatMs || factsKey(snapshot) !== this.lastPublishedFacts;
   }
 
   /**
@@ -197,7 +199,7 @@ export class StatusPoller {
    */
   private delayToNextPoll(): number {
     const regular = nextDelay(this.options.intervalMs, this.options.jitter ?? 0.1, this.random);
-    if (!this.lastPublished) return regular;
+    if (this.lastPublishedFacts === undefined) return regular;
     const heartbeatIn = this.lastPublishedAt + this.options.heartbeatMs - Date.now();
     return heartbeatIn > 0 ? Math.min(regular, heartbeatIn) : regular;
   }
@@ -207,7 +209,7 @@ export class StatusPoller {
     if (this.stopped) return;
     try {
       await this.options.publish(snapshot);
-      this.lastPublished = snapshot;
+      this.lastPublishedFacts = factsKey(snapshot);
       this.lastPublishedAt = Date.now();
     } catch (error) {
       this.options.log.warn({ err: error }, "publishing the status snapshot failed");

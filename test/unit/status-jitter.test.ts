@@ -59,11 +59,12 @@ test("alignedDelay: the next point of the grid at or after the delay, never soon
       fc.integer({ min: 1, max: 3_600_000 }),
       fc.integer({ min: 0, max: 2 ** 41 }),
       (delayMs, intervalMs, now) => {
-        const step = Math.min(100, Math.floor(intervalMs / 10));
         const aligned = alignedDelay(delayMs, intervalMs, now);
-        if (step < 2) return aligned === delayMs;
-        const due = now + aligned;
-        return aligned >= delayMs && aligned < delayMs + step && due % step === 0;
+        // Never sooner, and later by less than 100 ms and less than a tenth of the interval.
+        if (aligned < delayMs || aligned - delayMs >= Math.min(100, Math.max(1, intervalMs / 10)))
+          return false;
+        // From a 1 s interval on, polls start on the 100 ms grid.
+        return intervalMs < 1000 || (now + aligned) % 100 === 0;
       },
     ),
   );

@@ -192,12 +192,19 @@ export async function alternateBuilds(
   }
 }
 
+/** A /proc `stat` file's name and its user and system CPU time, in clock ticks of 1/100 s. */
+function readStat(file: string): { name: string; user: number; system: number } {
+  const stat = readFileSync(file, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After "pid (comm) ": state is field 0, utime field 11, stime field 12.
+  const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+  return { name, user: Number(fields[11]), system: Number(fields[12]) };
+}
+
 /** CPU seconds (user + system) and RSS of a process, from /proc. */
 export function procReading(pid: number): { cpuSeconds: number; rssBytes: number; hwmBytes: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // After "pid (comm) ": state is field 0, utime field 11, stime field 12 (clock ticks of 1/100 s).
-  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
+  const { user, system } = readStat(`/proc/${pid}/stat`);
+  const cpuSeconds = (user + system) / 100;
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
   return { cpuSeconds, rssBytes: kib("VmRSS"), hwmBytes: kib("VmHWM") };
@@ -211,11 +218,10 @@ export function threadTicks(pid: number): Map<string, [number, number]> {
   const ticks = new Map<string, [number, number]>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const name = tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const thread = readStat(`/proc/${pid}/task/${tid}/stat`);
+      const name = tid === String(pid) ? "main" : thread.name;
       const [user, system] = ticks.get(name) ?? [0, 0];
-      ticks.set(name, [user + Number(fields[11]), system + Number(fields[12])]);
+      ticks.set(name, [user + thread.user, system + thread.system]);
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -225,6 +231,8 @@ export function threadTicks(pid: number): Map<string, [number, number]> {
 
 export interface FakeFleet {
   readonly sockets: string[];
+  /** The `vms:` of a worker's config serving every fake agent, as vm0, vm1, ... */
+  readonly vms: Array<{ readonly name: string; readonly socket: string }>;
   readonly pid: number;
   stop(): Promise<void>;
 }
@@ -258,8 +266,10 @@ export async function startFakeFleet(
     child.once("exit", (code) => reject(new Error(`fake fleet exited (${code})`)));
   });
   const exited = once(child, "exit");
+  const sockets = Array.from({ length: count }, (_, i) => path.join(dir, `${prefix}${i}.sock`));
   return {
-    sockets: Array.from({ length: count }, (_, i) => path.join(dir, `${prefix}${i}.sock`)),
+    sockets,
+    vms: sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
     pid: child.pid!,
     async stop() {
       if (child.exitCode !== null) return;

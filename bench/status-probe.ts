@@ -22,7 +22,7 @@ const worker = await spawnWorker(
   {
     worker: { id: "probe" },
     mqtt: { url: broker.url, baseTopic: "probe" },
-    vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
+    vms: fleet.vms,
     status: { intervalSeconds: 30 },
   },
   nodeFlags,

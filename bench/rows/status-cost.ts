@@ -40,7 +40,7 @@ async function idleCostAB(options: RowOptions, baseline: string): Promise<RowRes
         {
           worker: { id: "bench-cost-ab" },
           mqtt: { url: broker.url, baseTopic: "costab" },
-          vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
+          vms: fleet.vms,
           status: { intervalSeconds },
         },
         [],
@@ -103,7 +103,7 @@ export async function idleCost(options: RowOptions): Promise<RowResult> {
       const worker = await spawnWorker(dir, `cost-${count}`, {
         worker: { id: `bench-cost-${count}` },
         mqtt: { url: broker.url, baseTopic: `cost${count}` },
-        vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
+        vms: fleet.vms,
         status: { intervalSeconds: 30 },
       });
       try {
@@ -193,7 +193,7 @@ export async function startup(options: RowOptions): Promise<RowResult> {
       const worker = await spawnWorker(dir, `start-${r}`, {
         worker: { id: `bench-start-${r}` },
         mqtt: { url: broker.url, baseTopic: base },
-        vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
+        vms: fleet.vms,
       });
       const deadline = performance.now() + 20_000;
       while (seen.size < count && performance.now() < deadline) await sleep(5);

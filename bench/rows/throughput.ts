@@ -106,7 +106,7 @@ async function throughputAB(options: RowOptions, baseline: string): Promise<RowR
         {
           worker: { id: "bench-throughput" },
           mqtt: { url: broker.url, baseTopic: "bench" },
-          vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
+          vms: fleet.vms,
           log: { level: "warn" },
         },
         [],
@@ -177,7 +177,7 @@ export async function throughput(options: RowOptions): Promise<RowResult> {
   const worker = await spawnWorker(dir, "throughput", {
     worker: { id: "bench-throughput" },
     mqtt: { url: broker.url, baseTopic: "bench" },
-    vms: fleet.sockets.map((socket, i) => ({ name: `vm${i}`, socket })),
+    vms: fleet.vms,
     log: { level: "warn" },
   });
   try {

@@ -11,15 +11,18 @@
 //                                          a bare bridge, the least a worker must do (no parsing, no checks)
 import net from "node:net";
 import mqtt from "mqtt";
+import { bareAgentSocket } from "./bare-agent.mjs";
 
 const [url, base, agentSocket] = process.argv.slice(2);
 const relay = await mqtt.connectAsync(url, { protocolVersion: 5 });
 if (relay.stream instanceof net.Socket) relay.stream.setNoDelay(true);
 if (base === "--agent") {
-  const agent = await bareAgent(agentSocket);
+  const agent = await bareAgentSocket(agentSocket);
   await relay.subscribeAsync("echo/cmd/ping", { qos: 1 });
+  // The bare socket waits for one ping at a time: requests that come together take turns.
+  let turn = Promise.resolve();
   relay.on("message", (_topic, payload) => {
-    agent.ping(() => relay.publish("echo/reply/ping", payload, { qos: 1 }));
+    turn = turn.then(() => agent.ping()).then(() => relay.publish("echo/reply/ping", payload, { qos: 1 }));
   });
 } else if (base) {
   await relay.subscribeAsync(`${base}/+/cmd/ping`, { qos: 1 });
@@ -34,40 +37,3 @@ if (base === "--agent") {
 }
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => relay.end(true, () => process.exit(0)));
-
-/**
- * qemu-ga over a bare socket: the sync handshake, then `guest-ping` per call, answered in order (qemu-ga
- * serves one request at a time), each answer line calling the oldest waiting callback.
- */
-async function bareAgent(socketPath) {
-  const socket = net.connect(socketPath);
-  await new Promise((resolve) => socket.once("connect", resolve));
-  const waiting = [];
-  let buffered = "";
-  let synced;
-  const inSync = new Promise((resolve) => {
-    synced = resolve;
-  });
-  socket.on("data", (chunk) => {
-    buffered += chunk.toString("latin1");
-    for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (line.includes('"return": 424242')) synced();
-      else if (line.includes('"id": "bridge"')) waiting.shift()?.();
-    }
-  });
-  socket.write(
-    Buffer.concat([
-      Buffer.from([0xff]),
-      Buffer.from('{"execute":"guest-sync-delimited","arguments":{"id":424242}}'),
-    ]),
-  );
-  await inSync;
-  return {
-    ping(done) {
-      waiting.push(done);
-      socket.write('{"execute":"guest-ping","id":"bridge"}');
-    },
-  };
-}

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { GuestAgent } from "../src/qga/client.js";
 import { startRealAgent } from "../test/helpers/qemu-ga.js";
-import { bareAgentSocket } from "./bare-agent.js";
+import { bareAgentSocket } from "./bare-agent.mjs";
 import { fmt, summarize } from "./stats.js";
 
 const iterations = Number(process.argv[2] ?? 2000);

@@ -11,7 +11,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import mqtt from "mqtt";
 import { startRealAgent } from "../../test/helpers/qemu-ga.js";
-import { bareAgentSocket } from "../bare-agent.js";
+import { bareAgentSocket } from "../bare-agent.mjs";
 import {
   LoadClient,
   noDelay,

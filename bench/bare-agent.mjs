@@ -1,10 +1,5 @@
 import net from "node:net";
 
-export interface BareAgentSocket {
-  ping(): Promise<void>;
-  close(): void;
-}
-
 const SYNC_ID = 424242;
 
 /**
@@ -12,13 +7,14 @@ const SYNC_ID = 424242;
  * per ping. The floor the library and the worker are measured against. Only the expected line ends a
  * wait: the stray-0xFF error and the sync's own reply must not end the next ping early.
  */
-export async function bareAgentSocket(socketPath: string): Promise<BareAgentSocket> {
+export async function bareAgentSocket(socketPath) {
   const socket = net.connect(socketPath);
   socket.setNoDelay(true);
   await new Promise((resolve) => socket.once("connect", resolve));
-  let waiting: { marker: string; resolve: () => void } | undefined;
+  /** @type {{ marker: string, resolve: () => void } | undefined} */
+  let waiting;
   let buffered = "";
-  socket.on("data", (chunk: Buffer) => {
+  socket.on("data", (chunk) => {
     buffered += chunk.toString("latin1");
     let newline = buffered.indexOf("\n");
     while (newline >= 0) {
@@ -32,8 +28,9 @@ export async function bareAgentSocket(socketPath: string): Promise<BareAgentSock
       }
     }
   });
-  const request = (payload: string | Buffer, marker: string) =>
-    new Promise<void>((resolve) => {
+  /** @param {string | Buffer} payload @param {string} marker @returns {Promise<void>} */
+  const request = (payload, marker) =>
+    new Promise((resolve) => {
       waiting = { marker, resolve };
       socket.write(payload);
     });

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "frozen",
   "timeout",
   "busy",
+  "duplicate",
   "agent_error",
   "internal",
 ] as const;

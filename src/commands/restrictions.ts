@@ -21,6 +21,7 @@ export function restrictionFor(
     return restrictions.default[kind];
   };
   const exec = pick("exec");
+  const env = pick("env");
   const files = pick("files");
-  return { ...(exec ? { exec } : {}), ...(files ? { files } : {}) };
+  return { ...(exec ? { exec } : {}), ...(env ? { env } : {}), ...(files ? { files } : {}) };
 }

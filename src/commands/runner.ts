@@ -4,12 +4,13 @@ import type { Config, Restriction } from "../config/schema.js";
 import { isInternal, type ReplyError, toReplyError, WorkerError } from "../errors.js";
 import type { CommandMetrics } from "../http/metrics.js";
 import { commandNames, lookupCommand } from "../qga/catalogue/index.js";
-import type { GuestAgent } from "../qga/client.js";
 import { describeIssues } from "../qga/validation.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
 import { DedupeWindow } from "./dedupe.js";
+import { approximateJsonBytes } from "./json-size.js";
 import { isReadOnly, isReservedCommand, isVerbName, type Policy, VERB_SETS } from "./policy.js";
 import { parseRequest, type Request } from "./request.js";
+import type { RequestAgent } from "./restricted-agent.js";
 import type { ExecTracker } from "./verbs/exec-tracker.js";
 import { verbs } from "./verbs/index.js";
 import type { VmEvent } from "./verbs/verb.js";
@@ -20,7 +21,8 @@ export interface CommandTarget {
   readonly groups: readonly string[];
   /** What `exec` may start and which paths the file verbs may touch on this VM (see restrictionFor). */
   readonly restriction: Restriction;
-  readonly agent: GuestAgent;
+  /** The VM's agent behind that restriction: raw commands and verbs alike go through it. */
+  readonly agent: RequestAgent;
   readonly log: Logger;
   readonly pollStatus: () => Promise<StatusSnapshot>;
   readonly emit: (event: VmEvent) => void;
@@ -88,14 +90,18 @@ export class CommandRunner {
   private readonly dedupe: DedupeWindow<Reply>;
 
   constructor(private readonly options: RunnerOptions) {
-    this.dedupe = new DedupeWindow(options.limits.dedupeWindowSeconds * 1000);
+    const { dedupeWindowSeconds, dedupeBytes, dedupeReplyBytes } = options.limits;
+    this.dedupe = new DedupeWindow(dedupeWindowSeconds * 1000, undefined, undefined, {
+      maxBytes: dedupeBytes,
+      maxValueBytes: dedupeReplyBytes,
+    });
   }
 
   async handle(target: CommandTarget, incoming: IncomingCommand): Promise<Reply> {
     const reply = await this.respond(target, incoming);
     // Unknown names are the requester's words: one label for all of them keeps the series bounded.
     const known = isVerbName(incoming.command) || lookupCommand(incoming.command) !== undefined;
-    const outcome = reply.ok ? "ok" : (reply.error?.code ?? "internal");
+    const outcome = outcomeOf(reply);
     this.options.metrics?.observeCommand(known ? incoming.command : "(unknown)", outcome, reply.ms / 1000);
     return reply;
   }
@@ -129,7 +135,15 @@ export class CommandRunner {
       return previous;
     }
     const reply = this.execute(target, incoming, request, started, key);
-    this.dedupe.remember(key, reply);
+    const entry = this.dedupe.remember(key, reply);
+    if (entry) {
+      const cap = this.options.limits.dedupeReplyBytes;
+      void reply.then((done) => {
+        // Only these few strings live on in the stand-in: never the reply itself.
+        const ran = { id: request.id, vm: target.vm, command: incoming.command, outcome: outcomeOf(done) };
+        this.dedupe.settle(entry, approximateJsonBytes(done, cap), () => notKept(ran));
+      });
+    }
     return reply;
   }
 
@@ -174,7 +188,7 @@ export class CommandRunner {
     } catch (error) {
       reply = this.failure(target, incoming, request, started, error);
     }
-    const outcome = reply.ok ? "ok" : (reply.error?.code ?? "internal");
+    const outcome = outcomeOf(reply);
     // Nothing reached the guest: a retry with the same id must run, not get this reply again.
     if (!reply.ok && NOT_EXECUTED.has(outcome)) {
       if (dedupeKey !== undefined) this.dedupe.forget(dedupeKey);
@@ -254,6 +268,27 @@ export class CommandRunner {
       ms: elapsed(started),
     });
   }
+}
+
+function outcomeOf(reply: Reply): string {
+  return reply.ok ? "ok" : (reply.error?.code ?? "internal");
+}
+
+/** What a repeat of an id gets once the first reply is no longer kept (too large, or over the bound). */
+function notKept(ran: { id?: string; vm: string; command: string; outcome: string }): Reply {
+  return withId(ran.id, {
+    vm: ran.vm,
+    command: ran.command,
+    ok: false,
+    error: {
+      code: "duplicate",
+      message:
+        `a request with this id already ran on ${ran.vm} (outcome: ${ran.outcome}); its reply was too large ` +
+        "to keep (limits.dedupeReplyBytes, limits.dedupeBytes), so it is not sent again and the command is " +
+        "not run again: send a new id to run it again",
+    },
+    ms: 0,
+  });
 }
 
 function retainedError(): WorkerError {

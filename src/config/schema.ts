@@ -170,6 +170,22 @@ const Limits = z.strictObject({
     .default(1024 * 1024)
     .describe("bytes per guest-file-read/-write call (far below the agent's 64 MiB message limit)"),
   dedupeWindowSeconds: z.number().min(0).max(86_400).default(600),
+  dedupeBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(4 * 1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024)
+    .describe(
+      "replies kept for repeated ids, all VMs together; past it the oldest are let go (a repeat then gets `duplicate`, never a second run)",
+    ),
+  dedupeReplyBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(256 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe("a larger reply is not kept: a repeat of its id gets `duplicate`, never a second run"),
 });
 
 const Agent = z.strictObject({
@@ -185,13 +201,31 @@ const Agent = z.strictObject({
 });
 
 /**
- * Limits below the command, for commands the policy allows: which programs `exec` may start (path globs,
- * `*` within a path segment, `**` across segments) and which paths `read-file`/`write-file` may touch
- * (prefixes, after `..` and duplicate slashes are normalised). Unset: no limit beyond the policy.
+ * Limits below the command, for commands the policy allows, verbs and raw commands alike: which programs
+ * `exec` and `guest-exec` may start (path globs, `*` within a path segment, `**` across segments), which
+ * environment variables they may set (names or globs; loader and interpreter variables never), and which
+ * paths the file verbs and `guest-file-open` may touch (prefixes, after `..` and duplicate slashes are
+ * normalised). Unset: no limit beyond the policy.
  */
 const Restriction = z.strictObject({
-  exec: z.array(z.string().startsWith("/", { error: "must be an absolute path glob" })).optional(),
-  files: z.array(z.string().startsWith("/", { error: "must be an absolute path prefix" })).optional(),
+  exec: z
+    .array(z.string().startsWith("/", { error: "must be an absolute path glob" }))
+    .optional()
+    .describe("programs exec may start: absolute path globs; never a shell, interpreter or script"),
+  env: z
+    .array(
+      z
+        .string()
+        .regex(/^[^=\s]+$/, { error: "must be a variable name or a glob over names (no '=' or spaces)" }),
+    )
+    .optional()
+    .describe(
+      "environment variables a restricted exec may set (names or globs); unset: none. LD_*, BASH_ENV, PATH, PYTHON* and the like never",
+    ),
+  files: z
+    .array(z.string().startsWith("/", { error: "must be an absolute path prefix" }))
+    .optional()
+    .describe("paths the file verbs and guest-file-open may touch: absolute prefixes"),
 });
 export type Restriction = z.infer<typeof Restriction>;
 

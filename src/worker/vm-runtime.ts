@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { RestrictedAgent } from "../commands/restricted-agent.js";
 import { restrictionFor } from "../commands/restrictions.js";
 import type {
   CommandAudit,
@@ -109,7 +110,9 @@ export class VmRuntime {
       }
       options.onAvailability();
     });
-    this.execs = new ExecTracker(this.agent);
+    const restriction = restrictionFor(config.restrictions, this.name, descriptor.groups);
+    const requestAgent = new RestrictedAgent(this.agent, restriction, this.name);
+    this.execs = new ExecTracker(requestAgent);
     this.freezeGuard = new FreezeGuard({
       agent: this.agent,
       maxSeconds: config.fsfreeze.maxSeconds,
@@ -123,8 +126,8 @@ export class VmRuntime {
     this.target = {
       vm: this.name,
       groups: descriptor.groups,
-      restriction: restrictionFor(config.restrictions, this.name, descriptor.groups),
-      agent: this.agent,
+      restriction,
+      agent: requestAgent,
       log: this.log,
       pollStatus: () => this.poller.pollNow(),
       emit: (event) => void this.event(event),

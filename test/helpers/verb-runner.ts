@@ -1,5 +1,6 @@
 import path from "node:path";
 import { Policy } from "../../src/commands/policy.js";
+import { RestrictedAgent } from "../../src/commands/restricted-agent.js";
 import { restrictionFor } from "../../src/commands/restrictions.js";
 import {
   type CommandAudit,
@@ -51,15 +52,17 @@ export async function startVerbRunner(dir: string, config: Record<string, unknow
     audit: (_vm, record) => audits.push(record),
     log,
   });
+  const restriction = restrictionFor(parsed.restrictions, "vm1", []);
+  const requestAgent = new RestrictedAgent(agent, restriction, "vm1");
   const target: CommandTarget = {
     vm: "vm1",
     groups: [],
-    restriction: restrictionFor(parsed.restrictions, "vm1", []),
-    agent,
+    restriction,
+    agent: requestAgent,
     log,
     pollStatus: () => Promise.reject(new Error("unused")),
     emit: () => {},
-    execs: new ExecTracker(agent),
+    execs: new ExecTracker(requestAgent),
   };
   return {
     guest,

@@ -30,7 +30,7 @@ const SECRET = "s3cret-c0ntent";
 
 async function setup() {
   const runner = await startVerbRunner(dir, {
-    restrictions: { default: { exec: ["/bin/*", "/usr/bin/**"], files: ["/data", "/tmp/"] } },
+    restrictions: { default: { exec: ["/bin/*", "/usr/bin/**"], env: ["LANG"], files: ["/data", "/tmp/"] } },
     limits: { fileChunkBytes: CHUNK, fileBytes: 64 * 1024, execOutputBytes: 1024, stdinBytes: 2048 },
   });
   cleanups.push(() => runner.stop());
@@ -140,7 +140,11 @@ test("a status that reaps the process after the deadline is kept for exec-status
   const r = result(await send("exec-status", { pid: timedOut.error?.pid }));
   assert.equal(r.stdout, "late\n");
   assert.equal(seen("guest-exec-status").length, 1);
-  const unknown = await send("exec-status", { pid: 1 });
+  // Under an exec restriction, a pid this worker did not start is not asked about at all.
+  assert.equal((await send("exec-status", { pid: 1 })).error?.code, "forbidden");
+  const unrestricted = await startVerbRunner(dir, {});
+  cleanups.push(() => unrestricted.stop());
+  const unknown = await unrestricted.send("exec-status", { pid: 1 });
   assert.equal(unknown.error?.code, "agent_error");
   assert.match(unknown.error?.message ?? "", /knows no process with pid 1/);
 });

@@ -55,3 +55,38 @@ test("a zero window remembers nothing", () => {
   window.remember("k", Promise.resolve("x"));
   assert.equal(window.get("k"), undefined);
 });
+
+test("a settled value over maxValueBytes is not kept: its stand-in answers", async () => {
+  const window = new DedupeWindow<string>(60_000, 100, Date.now, { maxBytes: 1000, maxValueBytes: 100 });
+  const entry = window.remember("k", Promise.resolve("x".repeat(500)))!;
+  window.settle(entry, 502, () => "stand-in");
+  assert.equal(await window.get("k"), "stand-in");
+  assert.equal(window.keptValueBytes, 0);
+});
+
+test("over maxBytes the oldest kept values shrink to their stand-ins; the newest stay whole", async () => {
+  const window = new DedupeWindow<string>(60_000, 100, Date.now, { maxBytes: 250, maxValueBytes: 100 });
+  for (let i = 0; i < 5; i++) {
+    const entry = window.remember(`k${i}`, Promise.resolve(`value ${i}`))!;
+    window.settle(entry, 100, () => `stand-in ${i}`);
+  }
+  assert.equal(window.keptValueBytes, 200);
+  assert.equal(window.size, 5, "every id is still known: a repeat never runs again");
+  assert.deepEqual(await Promise.all([0, 1, 2, 3, 4].map((i) => window.get(`k${i}`))), [
+    "stand-in 0",
+    "stand-in 1",
+    "stand-in 2",
+    "value 3",
+    "value 4",
+  ]);
+});
+
+test("kept bytes go down as entries expire", () => {
+  let now = 0;
+  const window = new DedupeWindow<string>(1_000, 100, () => now, { maxBytes: 10_000, maxValueBytes: 1_000 });
+  for (let i = 0; i < 3; i++) window.settle(window.remember(`a${i}`, Promise.resolve("a"))!, 500, () => "s");
+  assert.equal(window.keptValueBytes, 1_500);
+  now = 2_000;
+  window.settle(window.remember("b", Promise.resolve("b"))!, 300, () => "s");
+  assert.equal(window.keptValueBytes, 300);
+});

@@ -1,5 +1,5 @@
 import type { ResultOf } from "../../qga/catalogue/index.js";
-import type { GuestAgent } from "../../qga/client.js";
+import type { RequestAgent } from "../restricted-agent.js";
 import { decodeStream, type Encoding } from "./output.js";
 
 /** What `exec` and `exec-status` reply once the program has exited. */
@@ -47,7 +47,7 @@ export class ExecTracker {
   private keptChars = 0;
 
   constructor(
-    private readonly agent: GuestAgent,
+    private readonly agent: RequestAgent,
     private readonly now: () => number = Date.now,
   ) {}
 

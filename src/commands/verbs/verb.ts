@@ -1,15 +1,16 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { Config, Restriction } from "../../config/schema.js";
-import type { GuestAgent } from "../../qga/client.js";
 import type { StatusSnapshot } from "../../status/snapshot.js";
 import type { VerbName } from "../policy.js";
+import type { RequestAgent } from "../restricted-agent.js";
 import type { ExecTracker } from "./exec-tracker.js";
 
 /** What a verb may use: the VM's agent, the request's time budget, and the VM's status poller. */
 export interface VerbContext {
   readonly vm: string;
-  readonly agent: GuestAgent;
+  /** The VM's agent behind its restrictions. */
+  readonly agent: RequestAgent;
   /** The request's timeout; a verb that makes several agent calls divides it between them. */
   readonly timeoutMs: number;
   readonly deadline: number;

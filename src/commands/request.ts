@@ -51,11 +51,18 @@ export function parseRequest(payload: Buffer, limits: RequestLimits): Request {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new WorkerError("invalid_payload", "the payload must be empty or a JSON object");
   }
-  const depth = depthOf(json, limits.maxDepth + 1);
-  if (depth > limits.maxDepth) {
+  const shape = inspect(json, limits.maxDepth + 1);
+  if (shape.depth > limits.maxDepth) {
     throw new WorkerError(
       "invalid_payload",
       `the payload is nested deeper than ${limits.maxDepth} levels (limits.maxDepth)`,
+    );
+  }
+  if (shape.protoMember) {
+    // JSON.parse makes it an own member; copying the object (as zod does) would make it the prototype.
+    throw new WorkerError(
+      "invalid_payload",
+      "the payload has a member named __proto__, which no command or verb takes (unexpected member)",
     );
   }
   const request = Request.safeParse(json);
@@ -73,16 +80,20 @@ function hasBom(payload: Buffer): boolean {
   return payload.length >= 3 && payload[0] === 0xef && payload[1] === 0xbb && payload[2] === 0xbf;
 }
 
-/** Nesting depth of a JSON value, counting stops at `cap` (no need to walk a hostile payload further). */
-function depthOf(value: unknown, cap: number): number {
+/**
+ * Nesting depth of a JSON value (counting stops at `cap`: no need to walk a hostile payload further), and
+ * whether an object in it has an own `__proto__` member.
+ */
+function inspect(value: unknown, cap: number): { depth: number; protoMember: boolean } {
   let deepest = 0;
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (typeof node !== "object" || node === null) continue;
     if (depth > deepest) deepest = depth;
-    if (deepest >= cap) return deepest;
+    if (deepest >= cap) return { depth: deepest, protoMember: false };
+    if (Object.hasOwn(node, "__proto__")) return { depth: deepest, protoMember: true };
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
-  return deepest;
+  return { depth: deepest, protoMember: false };
 }

@@ -34,8 +34,10 @@ export interface IncomingCommand {
   readonly payload: Buffer;
   /** A retained publish (or the broker's stored copy): never executed. */
   readonly retain: boolean;
-  /** Who asked, where the broker or the client says (MQTT 5 user property `requester`). */
+  /** Who asked, as the client claims it (MQTT 5 user property `requester`): unverified. */
   readonly requester?: string;
+  /** Why the request's reply route (an MQTT 5 Response Topic) is refused: answered `invalid_payload`. */
+  readonly routeProblem?: string;
 }
 
 export interface Reply {
@@ -55,7 +57,8 @@ export interface CommandAudit {
   readonly command: string;
   readonly outcome: string;
   readonly ms: number;
-  readonly requester?: string;
+  /** Who the client says it is (MQTT 5 user property `requester`): a claim, not an identity. */
+  readonly claimed_by?: string;
 }
 
 export interface RunnerOptions {
@@ -113,6 +116,10 @@ export class CommandRunner {
       request = parseRequest(incoming.payload, this.options.limits);
     } catch (error) {
       return this.failure(target, incoming, undefined, started, incoming.retain ? retainedError() : error);
+    }
+    if (incoming.routeProblem !== undefined) {
+      const refusal = new WorkerError("invalid_payload", incoming.routeProblem);
+      return this.failure(target, incoming, request, started, refusal);
     }
     if (incoming.retain) {
       target.log.warn({ command: incoming.command, id: request.id }, "refused a retained command");
@@ -209,7 +216,7 @@ export class CommandRunner {
       command: incoming.command,
       outcome,
       ms: reply.ms,
-      ...(incoming.requester ? { requester: incoming.requester } : {}),
+      ...(incoming.requester ? { claimed_by: incoming.requester } : {}),
     });
     return reply;
   }

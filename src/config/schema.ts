@@ -123,6 +123,17 @@ const Mqtt = z.strictObject({
     .default(300)
     .describe("how long the broker keeps requests for the worker while it is disconnected"),
   tls: Tls.default({ rejectUnauthorized: true }),
+  responseTopicPrefixes: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .refine((s) => !/[+#]/.test(s), { error: "must be a topic prefix without + or #" }),
+    )
+    .optional()
+    .describe(
+      "MQTT 5 Response Topics must be under one of these; never under the base topic (but <base>/bridge/<caller>/replies) or the discovery prefix",
+    ),
 });
 
 const Status = z.strictObject({

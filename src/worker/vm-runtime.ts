@@ -15,6 +15,7 @@ import type { VmDescriptor } from "../fleet/vm.js";
 import type { GuestSink } from "../http/guest-metrics.js";
 import type { PollMetrics } from "../http/metrics.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
+import { type ResponseTopicRules, responseTopicProblem } from "../mqtt/response-topic.js";
 import type { Topics } from "../mqtt/topics.js";
 import { type ConnectionPolicy, GuestAgent } from "../qga/client.js";
 import type { LinkOpener } from "../qga/link.js";
@@ -61,6 +62,7 @@ export class VmRuntime {
   /** What the runner needs of this VM: the same for every request, so built once. */
   private readonly target: CommandTarget;
   private readonly eventTopic: string;
+  private readonly responseTopics: ResponseTopicRules;
 
   constructor(private readonly options: VmRuntimeOptions) {
     const { descriptor, config } = options;
@@ -123,6 +125,11 @@ export class VmRuntime {
       void this.event({ event: frozen ? "frozen" : "thawed" });
     });
     this.eventTopic = options.topics.event(this.name);
+    this.responseTopics = {
+      base: options.topics.base,
+      discoveryPrefix: config.homeassistant.discoveryPrefix,
+      ...(config.mqtt.responseTopicPrefixes ? { prefixes: config.mqtt.responseTopicPrefixes } : {}),
+    };
     this.target = {
       vm: this.name,
       groups: descriptor.groups,
@@ -158,17 +165,25 @@ export class VmRuntime {
     await this.options.bus.subscribe([this.options.topics.vmCommands(this.name)]);
   }
 
-  /** Runs one request and publishes its reply where the request asked (MQTT 5 response topic) or on the reply topic. */
+  /**
+   * Runs one request and publishes its reply where the request asked (an MQTT 5 Response Topic the rules
+   * allow) or on the reply topic. Exactly one reply goes out, whatever fails on the way.
+   */
   handle(message: IncomingMessage, command: string): Promise<void> {
+    const routeProblem =
+      message.responseTopic === undefined
+        ? undefined
+        : responseTopicProblem(message.responseTopic, this.responseTopics);
     const incoming: IncomingCommand = {
       command,
       payload: message.payload,
       retain: message.retain,
       ...requesterOf(message),
+      ...(routeProblem !== undefined ? { routeProblem } : {}),
     };
     const done = this.options.runner
       .handle(this.target, incoming)
-      .then((reply) => this.publishReply(message, reply))
+      .then((reply) => this.publishReply(message, reply, routeProblem === undefined))
       .catch((error: unknown) => this.log.error({ err: error, command }, "could not publish a reply"));
     this.inFlight.add(done);
     void done.finally(() => this.inFlight.delete(done));
@@ -250,16 +265,46 @@ export class VmRuntime {
     this.options.onStatus?.(snapshot);
   }
 
-  private async publishReply(message: IncomingMessage, reply: Reply): Promise<void> {
+  /**
+   * A reply that cannot be serialised (a bug, or an agent's value that passed every check) or published
+   * where the request asked is still answered: `internal`, on the VM's reply topic. Never the original
+   * reply there: its result was meant for the response topic's readers only.
+   */
+  private async publishReply(
+    message: IncomingMessage,
+    reply: Reply,
+    toResponseTopic: boolean,
+  ): Promise<void> {
     const { bus, topics } = this.options;
-    const body = JSON.stringify(reply);
-    if (message.responseTopic) {
-      await bus.publish(message.responseTopic, body, {
+    const replyTopic = topics.reply(this.name, reply.command);
+    const correlation = message.correlationData ? { correlationData: message.correlationData } : {};
+    let body: string;
+    try {
+      body = JSON.stringify(reply);
+    } catch (error) {
+      this.log.error(
+        { err: error, command: reply.command },
+        "could not serialise a reply: answering internal",
+      );
+      await bus.publish(replyTopic, internalReply(reply, "could not be serialised"), {
         qos: 1,
-        ...(message.correlationData ? { correlationData: message.correlationData } : {}),
+        ...correlation,
       });
-    } else {
-      await bus.publish(topics.reply(this.name, reply.command), body, QOS1);
+      return;
+    }
+    if (!message.responseTopic || !toResponseTopic) {
+      await bus.publish(replyTopic, body, { qos: 1, ...correlation });
+      return;
+    }
+    try {
+      await bus.publish(message.responseTopic, body, { qos: 1, ...correlation });
+    } catch (error) {
+      this.log.warn(
+        { err: error, command: reply.command },
+        "could not publish a reply to the request's Response Topic: answering internal on the reply topic",
+      );
+      const why = "could not be published to the request's Response Topic (does the broker's ACL allow it?)";
+      await bus.publish(replyTopic, internalReply(reply, why), { qos: 1, ...correlation });
     }
   }
 
@@ -281,6 +326,20 @@ export class VmRuntime {
 }
 
 const QOS1 = { qos: 1 } as const;
+
+/** The `internal` reply that stands in for one that could not go out; small, and always serialisable. */
+function internalReply(reply: Reply, why: string): string {
+  const error = { code: "internal", message: `the reply ${why}; the worker logged the cause` };
+  return JSON.stringify(
+    Object.assign(reply.id === undefined ? {} : { id: reply.id }, {
+      vm: reply.vm,
+      command: reply.command,
+      ok: false,
+      error,
+      ms: reply.ms,
+    }),
+  );
+}
 
 function toConnectionPolicy(descriptor: VmDescriptor): ConnectionPolicy {
   return descriptor.connection === "hold"

@@ -112,7 +112,7 @@ test("a retained request is refused before anything else, even an unparsable one
   assert.equal(calls.length, 0);
 });
 
-test("the audit record names the command, outcome and requester, never the arguments", async () => {
+test("the audit record names the command, outcome and who the client claims to be, never the arguments", async () => {
   const audits: CommandAudit[] = [];
   const { target: t } = target(async () => ({}));
   const r = runner(audits);
@@ -124,12 +124,12 @@ test("the audit record names the command, outcome and requester, never the argum
   });
   assert.equal(audits.length, 1);
   assert.deepEqual(Object.keys(audits[0] ?? {}).sort(), [
+    "claimed_by",
     "command",
     "event",
     "id",
     "ms",
     "outcome",
-    "requester",
   ]);
   assert.doesNotMatch(JSON.stringify(audits), /secret-user/);
 });

@@ -2,6 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { z } from "zod";
 import { WorkerError } from "../errors.js";
 import { describeIssues } from "../qga/validation.js";
+import { hasBom } from "./request-id.js";
 
 /** The request envelope of the contract: empty, or `{id?, args?, timeout?}`. */
 export const Request = z.strictObject({
@@ -74,10 +75,6 @@ export function parseRequest(payload: Buffer, limits: RequestLimits): Request {
     );
   }
   return request.data;
-}
-
-function hasBom(payload: Buffer): boolean {
-  return payload.length >= 3 && payload[0] === 0xef && payload[1] === 0xbb && payload[2] === 0xbf;
 }
 
 /**

@@ -10,6 +10,7 @@ import { DedupeWindow } from "./dedupe.js";
 import { approximateJsonBytes } from "./json-size.js";
 import { isReadOnly, isReservedCommand, isVerbName, type Policy, VERB_SETS } from "./policy.js";
 import { parseRequest, type Request } from "./request.js";
+import { findRequestId } from "./request-id.js";
 import type { RequestAgent } from "./restricted-agent.js";
 import type { ExecTracker } from "./verbs/exec-tracker.js";
 import { verbs } from "./verbs/index.js";
@@ -75,6 +76,9 @@ export interface RunnerOptions {
   readonly defer?: (work: () => void) => void;
 }
 
+/** How far into a refused payload its id is looked for: a linear scan, a few ms at this size. */
+const ID_SCAN_BYTES = 16 * 1024 * 1024;
+
 /** Codes that prove nothing reached the guest: such a reply is not remembered, so a retry with the id runs. */
 const NOT_EXECUTED = new Set([
   "invalid_arguments",
@@ -115,7 +119,10 @@ export class CommandRunner {
     try {
       request = parseRequest(incoming.payload, this.options.limits);
     } catch (error) {
-      return this.failure(target, incoming, undefined, started, incoming.retain ? retainedError() : error);
+      // The refusal carries the id when one can be read, so that a 3.1.1 client can match it.
+      const id = findRequestId(incoming.payload, ID_SCAN_BYTES);
+      const known = id === undefined ? undefined : { id };
+      return this.failure(target, incoming, known, started, incoming.retain ? retainedError() : error);
     }
     if (incoming.routeProblem !== undefined) {
       const refusal = new WorkerError("invalid_payload", incoming.routeProblem);

@@ -90,6 +90,14 @@ export class Worker {
     }
     const parsed = this.options.topics.parseCommand(message.topic);
     if (!parsed) return;
+    if (message.retain && message.payload.length === 0) {
+      // How a retained command is cleared (`mosquitto_pub -r -n -t ...`): nothing to run or answer.
+      this.options.log.debug(
+        { topic: message.topic },
+        "an empty retained publish cleared a retained command",
+      );
+      return;
+    }
     if (parsed.kind === "vm") {
       const runtime = this.runtimes.get(parsed.vm);
       if (runtime) void runtime.handle(message, parsed.command);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import type { FleetCensus } from "../inventory/census.js";
+import type { FleetCensus, InventoryVm } from "../inventory/census.js";
 import type { IncomingMessage } from "../mqtt/bus.js";
 import type { CallerConnection } from "./connect.js";
 import { type CallTarget, commandTopic, expectedVms } from "./target.js";
@@ -32,6 +32,13 @@ export interface CallOutcome {
   readonly replies: readonly CallReply[];
   /** Expected VMs that did not answer in time. */
   readonly missing: readonly string[];
+  /** VMs whose every worker is offline (stopped, or dead: its will): not waited for. */
+  readonly unreachable: readonly Unreachable[];
+}
+
+export interface Unreachable {
+  readonly vm: string;
+  readonly worker: string;
 }
 
 /** Extra wait past the request's timeout: the worker answers `timeout` itself, this covers the trip. */
@@ -53,7 +60,10 @@ export async function call(
   const v5 = bus.protocolVersion === 5;
   const replyTopic = v5 ? topics.callerReplies() : topics.everyReply(request.command);
   const correlation = Buffer.from(id);
-  const expected = expectedVms(request.target, census.vms());
+  const inventory = census.vms();
+  const unreachable = unreachableVms(expectedVms(request.target, inventory), inventory);
+  const gone = new Set(unreachable.map((entry) => entry.vm));
+  const expected = expectedVms(request.target, inventory).filter((vm) => !gone.has(vm));
   const replies = new Map<string, CallReply>();
 
   let finish: () => void = () => {};
@@ -73,6 +83,9 @@ export async function call(
     onReply(reply, { received: replies.size, expected: expected.length });
     if (expected.length > 0 && expected.every((vm) => replies.has(vm))) finish();
   };
+  // Every addressed VM's worker is offline: nobody will answer, so nothing is sent or waited for.
+  if (expected.length === 0 && unreachable.length > 0)
+    return { expected, replies: [], missing: [], unreachable };
   bus.onMessage((message) => {
     if (!census.offer(message)) accept(message);
   });
@@ -94,7 +107,21 @@ export async function call(
     }),
   ]);
   clearTimeout(timer);
-  return { expected, replies: [...replies.values()], missing: expected.filter((vm) => !replies.has(vm)) };
+  return {
+    expected,
+    replies: [...replies.values()],
+    missing: expected.filter((vm) => !replies.has(vm)),
+    unreachable,
+  };
+}
+
+/** The VMs of `vms` that the inventory lists only on workers whose state is `offline`. */
+function unreachableVms(vms: readonly string[], inventory: readonly InventoryVm[]): Unreachable[] {
+  return vms.flatMap((vm) => {
+    const servers = inventory.filter((entry) => entry.name === vm);
+    if (servers.length === 0 || servers.some((entry) => entry.worker_state !== "offline")) return [];
+    return [{ vm, worker: servers[0]!.worker }];
+  });
 }
 
 function parseReply(payload: Buffer): CallReply | undefined {

@@ -5,7 +5,8 @@ import type { CallOutcome, CallReply } from "./call.js";
 export const EXIT = { ok: 0, failed: 1, usage: 2, noReply: 3, broker: 4 } as const;
 
 export function exitCodeOf(outcome: CallOutcome): number {
-  if (outcome.missing.length > 0 || outcome.replies.length === 0) return EXIT.noReply;
+  if (outcome.missing.length > 0 || outcome.unreachable.length > 0 || outcome.replies.length === 0)
+    return EXIT.noReply;
   return outcome.replies.every((reply) => reply.ok) ? EXIT.ok : EXIT.failed;
 }
 
@@ -20,7 +21,17 @@ export function jsonLines(outcome: CallOutcome, command: string, timeoutSeconds:
       message: `no reply within ${timeoutSeconds} s (is the worker serving ${vm} running?)`,
     },
   }));
-  return [...outcome.replies, ...silent].map((line) => `${JSON.stringify(line)}\n`).join("");
+  const gone = outcome.unreachable.map(({ vm, worker }) => ({
+    vm,
+    command,
+    ok: false,
+    error: { code: "worker_offline", message: workerOfflineMessage(vm, worker) },
+  }));
+  return [...outcome.replies, ...silent, ...gone].map((line) => `${JSON.stringify(line)}\n`).join("");
+}
+
+function workerOfflineMessage(vm: string, worker: string): string {
+  return `the worker ${worker} that serves ${vm} is offline (stopped, or gone: its last will); the request was not sent to it`;
 }
 
 /** A table for people: one row per VM, the result or error in one line each. */
@@ -30,6 +41,7 @@ export function table(outcome: CallOutcome, width = 100): string {
     rows.push([reply.vm, reply.ok ? "ok" : "FAIL", reply.ms?.toFixed(1) ?? "-", summary(reply)]);
   }
   for (const vm of outcome.missing) rows.push([vm, "-", "-", "no reply"]);
+  for (const { vm, worker } of outcome.unreachable) rows.push([vm, "-", "-", `worker offline: ${worker}`]);
   return formatRows(rows, width);
 }
 
@@ -42,12 +54,18 @@ export function summaryLine(outcome: CallOutcome): string {
   const ok = outcome.replies.filter((r) => r.ok).length;
   const failed = outcome.replies.length - ok;
   const expected = outcome.expected.length > 0 ? `${outcome.expected.length} expected, ` : "";
-  return `${expected}${outcome.replies.length} replied: ${ok} ok, ${failed} failed, ${outcome.missing.length} no reply\n`;
+  const gone = outcome.unreachable.length > 0 ? `, ${outcome.unreachable.length} worker offline` : "";
+  return `${expected}${outcome.replies.length} replied: ${ok} ok, ${failed} failed, ${outcome.missing.length} no reply${gone}\n`;
 }
 
 export function inventoryTable(vms: readonly InventoryVm[]): string {
   const rows = [["VM", "WORKER", "AGENT", "GROUPS"]];
-  for (const vm of vms) rows.push([vm.name, vm.worker, vm.agent, vm.groups.join(",") || "-"]);
+  for (const vm of vms) {
+    // A stopped or dead worker's VMs are unreachable, whatever its last info said of their agents.
+    const worker = vm.worker_state === "offline" ? `${vm.worker} (offline)` : vm.worker;
+    const agent = vm.worker_state === "offline" ? "unreachable" : vm.agent;
+    rows.push([vm.name, worker, agent, vm.groups.join(",") || "-"]);
+  }
   return formatRows(rows, 200);
 }
 

@@ -15,8 +15,14 @@ export interface InventoryVm {
   readonly name: string;
   readonly worker: string;
   readonly groups: readonly string[];
+  /** What the worker's info says of the agent; meaningless once the worker is offline. */
   readonly agent: "online" | "offline";
+  /** The worker's retained state: `offline` after it stopped or died (its last will). */
+  readonly worker_state: WorkerState;
 }
+
+/** `unknown` until a worker's state topic is seen (a worker from before state topics were read). */
+export type WorkerState = "online" | "offline" | "unknown";
 
 /**
  * The fleet as every worker's retained `<base>/bridge/<worker>/info` describes it: which worker serves
@@ -24,7 +30,8 @@ export interface InventoryVm {
  * before a restart and nobody serves now); `qga-mqtt call` reads it to know who should answer.
  */
 export class FleetCensus {
-  private readonly served = new Map<string, InventoryVm[]>();
+  private readonly served = new Map<string, Array<Omit<InventoryVm, "worker_state">>>();
+  private readonly states = new Map<string, "online" | "offline">();
   /** Told of every info message while read() waits for them to stop coming. */
   private arrived: (() => void) | undefined;
 
@@ -33,8 +40,16 @@ export class FleetCensus {
     private readonly topics: Topics,
   ) {}
 
-  /** Feeds one message; true when it was a worker's info (so nobody else needs it). */
+  /** Feeds one message; true when it was a worker's info or state (so nobody else needs it). */
   offer(message: IncomingMessage): boolean {
+    const stateOf = this.topics.parseBridgeState(message.topic);
+    if (stateOf !== undefined) {
+      this.arrived?.();
+      const state = message.payload.toString("utf8");
+      if (state === "online" || state === "offline") this.states.set(stateOf, state);
+      else this.states.delete(stateOf);
+      return true;
+    }
     const worker = this.topics.parseBridgeInfo(message.topic);
     if (worker === undefined) return false;
     this.arrived?.();
@@ -59,28 +74,40 @@ export class FleetCensus {
    * RetainedWait). With `keep`, stays subscribed so that later changes keep arriving.
    */
   async read(windowMs: number, keep = false): Promise<void> {
-    const filter = this.topics.everyBridgeInfo();
+    const filters = [this.topics.everyBridgeInfo(), this.topics.everyBridgeState()];
     const wait = new RetainedWait(windowMs);
     this.arrived = () => wait.arrived();
-    await this.bus.subscribe([filter]);
+    await this.bus.subscribe(filters);
     wait.granted();
     await wait.done;
     this.arrived = undefined;
-    if (!keep) await this.bus.unsubscribe([filter]);
+    if (!keep) await this.bus.unsubscribe(filters);
   }
 
-  /** A worker other than `except` that serves `vm` with its agent online, if any (no copy of the fleet). */
+  /** The worker's retained state, as far as seen. */
+  workerState(worker: string): WorkerState {
+    return this.states.get(worker) ?? "unknown";
+  }
+
+  /**
+   * A worker other than `except`, not offline, that serves `vm` with its agent online, if any (no copy of
+   * the fleet). A dead worker's info still says what it served: its state (the will) says it is gone.
+   */
   onlineElsewhere(vm: string, except: string): string | undefined {
     for (const [worker, vms] of this.served) {
-      if (worker !== except && vms.some((entry) => entry.name === vm && entry.agent === "online"))
-        return worker;
+      if (worker === except || this.workerState(worker) === "offline") continue;
+      if (vms.some((entry) => entry.name === vm && entry.agent === "online")) return worker;
     }
     return undefined;
   }
 
-  /** Every VM every worker serves, by name. */
+  /** Every VM every worker serves, by name, with the worker's state. */
   vms(): InventoryVm[] {
-    return [...this.served.values()].flat().sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.served]
+      .flatMap(([worker, vms]) =>
+        vms.map((vm) => Object.assign({}, vm, { worker_state: this.workerState(worker) })),
+      )
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   get workers(): string[] {

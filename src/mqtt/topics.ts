@@ -62,12 +62,26 @@ export class Topics {
     return `${this.base}/bridge/+/info`;
   }
 
+  /** Subscription filter for the retained state (`online`/`offline`) of every worker on the broker. */
+  everyBridgeState(): string {
+    return `${this.base}/bridge/+/state`;
+  }
+
   /** The worker whose info topic this is, or undefined. */
   parseBridgeInfo(topic: string): string | undefined {
+    return this.bridgeTopicWorker(topic, "info");
+  }
+
+  /** The worker whose state topic this is, or undefined. */
+  parseBridgeState(topic: string): string | undefined {
+    return this.bridgeTopicWorker(topic, "state");
+  }
+
+  private bridgeTopicWorker(topic: string, leaf: string): string | undefined {
     const match = topic.startsWith(`${this.base}/bridge/`)
       ? topic.slice(this.base.length + 8).split("/")
       : [];
-    return match.length === 2 && match[1] === "info" && match[0] !== "" ? match[0] : undefined;
+    return match.length === 2 && match[1] === leaf && match[0] !== "" ? match[0] : undefined;
   }
 
   availability(vm: string): string {

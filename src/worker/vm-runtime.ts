@@ -255,6 +255,12 @@ export class VmRuntime {
     await bus.clearRetained(topics.availability(this.name));
   }
 
+  /** The worker stops serving this VM (it keeps its topics): its retained availability goes `offline`. */
+  async publishUnserved(): Promise<void> {
+    if (this.yieldedTo !== undefined) return;
+    await this.options.bus.publishRetained(this.options.topics.availability(this.name), "offline");
+  }
+
   private async publishAvailability(): Promise<void> {
     await this.options.bus.publishRetained(this.options.topics.availability(this.name), this.agent.state);
   }

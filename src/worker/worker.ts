@@ -172,6 +172,9 @@ export class Worker {
     const runtimes = [...this.runtimes.values()];
     await Promise.allSettled(runtimes.map((runtime) => runtime.drain(graceMs)));
     this.accepting = false;
+    // Nobody serves these VMs from now on: their retained availability says so, before the worker's own
+    // state does (clients that read only a VM's topic would otherwise wait on an `online` that is not).
+    await Promise.allSettled(runtimes.map((runtime) => runtime.publishUnserved()));
     await Promise.allSettled(runtimes.map((runtime) => runtime.stop()));
     this.info.cancel();
     this.ha?.stop();

@@ -16,7 +16,10 @@ import { SharedLibvirtConnection } from "./libvirt/shared-connection.js";
 import { systemSocketExists } from "./libvirt/uri.js";
 import { MqttBus } from "./mqtt/bus.js";
 import { resolveBroker } from "./mqtt/local-broker.js";
+import { RefusedPublishes } from "./mqtt/refused-publishes.js";
+import { TopicKinds } from "./mqtt/topic-kind.js";
 import { Topics } from "./mqtt/topics.js";
+import { redactUrl } from "./net/redact-url.js";
 import { parseAddress } from "./qga/address.js";
 import { libvirtLinkOpener } from "./qga/libvirt-link.js";
 import { Worker } from "./worker/worker.js";
@@ -60,7 +63,7 @@ export class App {
     }
     const broker = await resolveBroker(config.mqtt.url, log, { baseTopic: config.mqtt.baseTopic });
     this.embedded = broker.embedded;
-    log.info({ url: broker.url }, broker.description);
+    log.info({ url: redactUrl(broker.url) }, broker.description);
 
     const topics = new Topics(config.mqtt.baseTopic, config.worker.id);
     this.topics = topics;
@@ -85,6 +88,14 @@ export class App {
       config.http.listen !== undefined
         ? new WorkerMetrics({ worker: config.worker.id, config: config.metrics })
         : undefined;
+    // A publish the broker refuses is never fatal: the bus resolves it, this logs and counts it.
+    const { enabled: ha, discoveryPrefix } = config.homeassistant;
+    const refusals = new RefusedPublishes({
+      log: log.child({ component: "mqtt" }),
+      kinds: new TopicKinds(config.mqtt.baseTopic, ha ? discoveryPrefix : undefined),
+      ...(metrics ? { metrics } : {}),
+    });
+    bus.onPublishRefused((refusal) => refusals.report(refusal));
     const worker = new Worker({
       config,
       bus,

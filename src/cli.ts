@@ -7,6 +7,8 @@ import { envSettings } from "./config/env.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import { Config } from "./config/schema.js";
 import { createLogger } from "./log.js";
+import { PublishRefusedError } from "./mqtt/publish-refusal.js";
+import { redactUrl } from "./net/redact-url.js";
 import { packageVersion } from "./version.js";
 
 export interface CliIo {
@@ -143,9 +145,9 @@ async function checkConfig(file: string | undefined, io: CliIo): Promise<number>
   const found = await scan(sources).finally(() => libvirt?.close());
   const problems = [...policy.problems, ...found.problems];
   io.stdout(`configuration: ${file ?? "(none: defaults and environment)"}\n`);
-  io.stdout(
-    `worker ${config.worker.id}, broker ${config.mqtt.url ?? "(local or embedded)"}, base topic ${config.mqtt.baseTopic}\n`,
-  );
+  // Only the URL of the mqtt settings is shown, without its password; the other secrets never are.
+  const broker = config.mqtt.url === undefined ? "(local or embedded)" : redactUrl(config.mqtt.url);
+  io.stdout(`worker ${config.worker.id}, broker ${broker}, base topic ${config.mqtt.baseTopic}\n`);
   io.stdout(`VMs (${found.vms.length}):\n`);
   for (const vm of found.vms) {
     const connection = vm.connection === "hold" ? "hold" : `linger ${vm.connection.linger} ms`;
@@ -202,7 +204,9 @@ async function fleetCommand(
       return EXIT.usage;
     }
     if (error instanceof ConfigError) throw error;
-    io.stderr(`cannot reach the MQTT broker: ${(error as Error).message}\n`);
+    // A refused request did reach the broker: its own words say what to change.
+    if (error instanceof PublishRefusedError) io.stderr(`${error.message}\n`);
+    else io.stderr(`cannot reach the MQTT broker: ${(error as Error).message}\n`);
     return EXIT.broker;
   }
 }

@@ -28,6 +28,9 @@ export async function connectCaller(config: Config, log: Logger): Promise<Caller
     sessionExpirySeconds: 0,
     tls: mqtt.tls,
     reconnectPeriodMs: 500,
+    // A request the broker refuses is reported at once: waiting for replies that cannot come would only
+    // end in "no reply" after the timeout, without the reason.
+    refusedPublish: "reject",
     log,
   });
   await bus.connect();

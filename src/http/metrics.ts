@@ -1,5 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { MetricsConfig } from "../config/schema.js";
+import type { RefusalMetrics } from "../mqtt/refused-publishes.js";
+import { TOPIC_KINDS, type TopicKind } from "../mqtt/topic-kind.js";
 import { GuestMetrics } from "./guest-metrics.js";
 
 /** What the runner reports about each reply. */
@@ -33,11 +35,12 @@ const POLL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
  * The worker's Prometheus metrics, in a registry of its own: two workers in one process (the tests)
  * never share counters, and nothing registers into prom-client's global registry.
  */
-export class WorkerMetrics implements CommandMetrics, PollMetrics {
+export class WorkerMetrics implements CommandMetrics, PollMetrics, RefusalMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<"command" | "outcome">;
   private readonly latency: Histogram<"command">;
   private readonly polls: Histogram<"outcome">;
+  private readonly refused: Counter<"topic_kind">;
   private fleet: FleetView | undefined;
   /** The per-VM guest metrics (qga_guest_*), in the same registry. */
   readonly guest: GuestMetrics;
@@ -71,6 +74,14 @@ export class WorkerMetrics implements CommandMetrics, PollMetrics {
       buckets: POLL_BUCKETS,
       registers,
     });
+    this.refused = new Counter({
+      name: "qga_mqtt_publish_refused_total",
+      help: "Publishes the broker refused (MQTT 5 PUBACK reason code 0x80 or more, e.g. 135 from its ACL), by kind of topic",
+      labelNames: ["topic_kind"],
+      registers,
+    });
+    // Every kind from the start at 0: an alert on increase() sees the first refusal, not a new series.
+    for (const kind of TOPIC_KINDS) this.refused.inc({ topic_kind: kind }, 0);
     const metrics = this;
     new Gauge({
       name: "qga_mqtt_broker_connected",
@@ -121,5 +132,9 @@ export class WorkerMetrics implements CommandMetrics, PollMetrics {
 
   observePoll(seconds: number, ok: boolean): void {
     this.polls.observe({ outcome: ok ? "ok" : "error" }, seconds);
+  }
+
+  observeRefusedPublish(kind: TopicKind): void {
+    this.refused.inc({ topic_kind: kind });
   }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import type { IClientOptions } from "mqtt";
 import type { Logger } from "pino";
+import { redactUrl } from "../net/redact-url.js";
 
 /** How to reach the broker and what the broker should know about this worker. */
 export interface BusOptions {
@@ -32,6 +33,14 @@ export interface BusOptions {
   publishTimeoutMs?: number;
   /** How long the first connect may take before connect() gives up; default 10000. */
   connectTimeoutMs?: number;
+  /**
+   * What a publish the broker refuses does (MQTT 5: a PUBACK reason code of 0x80 or more, e.g. 135 when its
+   * ACL forbids the topic; a 3.1.1 broker cannot say so). Either way the onPublishRefused listeners hear of it.
+   * - "report" (the default, the worker): the publish resolves. The broker has answered and sending it again
+   *   gets the same answer; a topic one feature lacks the rights for must not stop the others.
+   * - "reject": it rejects with a PublishRefusedError, for a one-shot client whose user must learn it at once.
+   */
+  refusedPublish?: "report" | "reject";
   log: Logger;
 }
 
@@ -129,11 +138,6 @@ const SOCKET_ERRORS: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: "the broker's TLS certificate does not name the host of mqtt.url",
   CERT_HAS_EXPIRED: "the broker's TLS certificate has expired",
 };
-
-/** Hides the password of a URL like mqtt://user:secret@host before it is logged or shown. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^/@:]*):[^/@]*@/, "//$1:***@");
-}
 
 /**
  * A connect failure as one sentence a person can act on: which URL, and what the broker or the network

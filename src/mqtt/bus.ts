@@ -1,7 +1,9 @@
 import mqtt, { type IClientPublishOptions, type IConnackPacket, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
-import { type BusOptions, clientOptions, describeConnectError, redactUrl } from "./bus-options.js";
+import { redactUrl } from "../net/redact-url.js";
+import { type BusOptions, clientOptions, describeConnectError } from "./bus-options.js";
 import { type IncomingMessage, toIncomingMessage } from "./incoming.js";
+import { type PublishRefusal, PublishRefusedError, refusalOf } from "./publish-refusal.js";
 import { Subscriptions } from "./subscriptions.js";
 import { Sweep } from "./sweep.js";
 import { assertPublishable } from "./topics.js";
@@ -9,6 +11,7 @@ import { type Corkable, WriteBatch } from "./write-batch.js";
 
 export type { BusOptions } from "./bus-options.js";
 export type { IncomingMessage } from "./incoming.js";
+export type { PublishRefusal } from "./publish-refusal.js";
 
 export interface PublishOptions {
   retain?: boolean;
@@ -19,6 +22,8 @@ export interface PublishOptions {
   /** MQTT 5 only: where the receiver should answer (a request's Response Topic). */
   responseTopic?: string;
   messageExpirySeconds?: number;
+  /** Reject this publish when the broker refuses it, whatever BusOptions.refusedPublish says. */
+  rejectIfRefused?: boolean;
 }
 
 type Settle = (err?: Error) => void;
@@ -46,6 +51,7 @@ export class MqttBus {
   readonly #pendingClears = new Set<string>();
   readonly #connectListeners = new Set<() => void | Promise<void>>();
   readonly #disconnectListeners = new Set<(reason: string) => void>();
+  readonly #refusalListeners = new Set<(refusal: PublishRefusal) => void>();
   /** Publishes waiting for a connection; every pending publish (these included), for close() to reject. */
   readonly #waiters = new Set<Settle>();
   readonly #unsettled = new Map<Settle, { readonly deadline: number; readonly late: string }>();
@@ -123,6 +129,12 @@ export class MqttBus {
     return () => this.#disconnectListeners.delete(listener);
   }
 
+  /** Every publish the broker refuses (see BusOptions.refusedPublish), whatever the publish's promise does. */
+  onPublishRefused(listener: (refusal: PublishRefusal) => void): () => void {
+    this.#refusalListeners.add(listener);
+    return () => this.#refusalListeners.delete(listener);
+  }
+
   /** The single consumer of incoming messages; messages that arrived before it is set are handed over now. */
   onMessage(handler: (message: IncomingMessage) => void): void {
     this.#handler = handler;
@@ -144,7 +156,8 @@ export class MqttBus {
   }
 
   /**
-   * Resolves when MQTT.js has written it (QoS 0) or the broker acknowledged it (QoS 1, the default). While
+   * Resolves when MQTT.js has written it (QoS 0) or the broker acknowledged it (QoS 1, the default); a
+   * publish the broker refuses resolves too, unless BusOptions.refusedPublish is "reject". While
    * disconnected it waits for the next connect; it rejects when `publishTimeoutMs` has passed in total, so it
    * neither hangs nor is lost silently. A QoS 1 message already handed to MQTT.js when the connection drops
    * stays in its session store and is re-sent after the reconnect even if this promise has rejected.
@@ -260,8 +273,25 @@ export class MqttBus {
     const late = `the broker did not acknowledge ${topic} in time (connection lost?)`;
     return this.#pending(deadline, late, (settle) => {
       this.#batch.touch();
-      this.#client!.publish(topic, payload, sent, (err) => settle(err ?? undefined));
+      this.#client!.publish(topic, payload, sent, (err) =>
+        settle(this.#outcome(topic, err, options.rejectIfRefused === true)),
+      );
     });
+  }
+
+  /** A publish's error as its promise sees it: a refusal is reported, and unless asked to reject is none. */
+  #outcome(topic: string, err: Error | undefined, reject: boolean): Error | undefined {
+    // MQTT.js passes null, not undefined, for a publish that went through.
+    const refusal = err ? refusalOf(topic, err) : undefined;
+    if (!refusal) return err ?? undefined;
+    for (const listener of this.#refusalListeners) {
+      try {
+        listener(refusal);
+      } catch (error) {
+        this.#log.error({ err: error }, "an MQTT publish-refused listener failed");
+      }
+    }
+    return reject || this.#options.refusedPublish === "reject" ? new PublishRefusedError(refusal) : undefined;
   }
 
   /** A promise that `start` settles, rejected at the deadline (with `late`) or by close(), whichever first. */

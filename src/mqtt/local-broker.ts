@@ -1,6 +1,6 @@
 import net from "node:net";
 import type { Logger } from "pino";
-import { redactUrl } from "./bus-options.js";
+import { redactUrl } from "../net/redact-url.js";
 
 /**
  * Zero-config start: without `mqtt.url` the worker uses the broker of this host if one answers on

@@ -303,7 +303,7 @@ export class VmRuntime {
       return;
     }
     try {
-      await bus.publish(message.responseTopic, body, { qos: 1, ...correlation });
+      await bus.publish(message.responseTopic, body, { qos: 1, rejectIfRefused: true, ...correlation });
     } catch (error) {
       this.log.warn(
         { err: error, command: reply.command },

@@ -11,6 +11,8 @@ export interface WorkerProcess {
   readonly process: ChildProcess;
   /** Every log line so far (pino JSON). */
   readonly logs: string[];
+  /** Everything the worker wrote to stderr so far. */
+  stderr(): string;
   /** Resolves with the first log line whose JSON satisfies `match`. */
   waitForLog(
     match: (line: Record<string, unknown>) => boolean,
@@ -68,6 +70,7 @@ export async function startWorker(
   const worker: WorkerProcess = {
     process: child,
     logs,
+    stderr: () => stderr,
     waitForLog(match, timeoutMs = 20_000) {
       const seen = logs.map(parse).find((l) => l && match(l));
       if (seen) return Promise.resolve(seen);

@@ -135,10 +135,12 @@ async function run(file: string | undefined, io: CliIo): Promise<number> {
 
 async function checkConfig(file: string | undefined, io: CliIo): Promise<number> {
   const { config } = await loadConfig(file, io.env);
-  const [{ Policy }, { resolveSources }, { scan }] = await Promise.all([
+  const [{ Policy }, { resolveSources }, { scan }, { restrictionFor }, report] = await Promise.all([
     import("./commands/policy.js"),
     import("./app.js"),
     import("./fleet/scan.js"),
+    import("./commands/restrictions.js"),
+    import("./commands/restriction-report.js"),
   ]);
   const policy = new Policy(config.policy);
   const { sources, libvirt } = resolveSources(config);
@@ -149,12 +151,17 @@ async function checkConfig(file: string | undefined, io: CliIo): Promise<number>
   const broker = config.mqtt.url === undefined ? "(local or embedded)" : redactUrl(config.mqtt.url);
   io.stdout(`worker ${config.worker.id}, broker ${broker}, base topic ${config.mqtt.baseTopic}\n`);
   io.stdout(`VMs (${found.vms.length}):\n`);
+  const warnings = new Set<string>();
   for (const vm of found.vms) {
     const connection = vm.connection === "hold" ? "hold" : `linger ${vm.connection.linger} ms`;
     const groups = vm.groups.length > 0 ? vm.groups.join(",") : "-";
     io.stdout(`  ${vm.name}\t${vm.address}\tgroups: ${groups}\t${connection}\tfrom ${vm.source}\n`);
     io.stdout(`    allowed: ${[...policy.allowedFor(vm.name, vm.groups)].sort().join(" ")}\n`);
+    const restriction = restrictionFor(config.restrictions, vm.name, vm.groups);
+    for (const line of report.describeRestriction(restriction)) io.stdout(`    ${line}\n`);
+    for (const warning of report.restrictionWarnings(restriction)) warnings.add(warning);
   }
+  if (warnings.size > 0) io.stderr(`warnings:\n${[...warnings].map((w) => `  ⚠ ${w}`).join("\n")}\n`);
   if (problems.length > 0) {
     io.stderr(`problems:\n${problems.map((p) => `  ✖ ${p}`).join("\n")}\n`);
     return 1;

@@ -75,6 +75,32 @@ test("check-config lists the VMs it would serve, with socket, groups, connection
   assert.match(result.stdout, /allowed: .*reboot/);
 });
 
+test("check-config says what each VM's restrictions cover, and warns of entries that defeat them", async () => {
+  const file = path.join(dir, "restricted.yaml");
+  await writeFile(
+    file,
+    [
+      "vms:",
+      "  - { name: web1, socket: /run/qemu/web1.sock, groups: [web] }",
+      "  - { name: db1, socket: /run/qemu/db1.sock }",
+      "policy: { default: [read, exec, files] }",
+      "restrictions:",
+      "  groups: { web: { exec: [/usr/bin/uptime, /bin/*], env: [LANG, LD_PRELOAD], files: [/srv/drop] } }",
+    ].join("\n"),
+  );
+  const result = await cli(["check-config", "-c", file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(
+    result.stdout,
+    /web1[\s\S]*exec: \/usr\/bin\/uptime \/bin\/\* \(exec, guest-exec;[^\n]*env: LANG LD_PRELOAD/,
+  );
+  assert.match(result.stdout, /web1[\s\S]*files: \/srv\/drop \(read-file, write-file, guest-file-open/);
+  assert.match(result.stdout, /db1[\s\S]*exec: any program the policy's exec set allows/);
+  assert.match(result.stderr, /restrictions exec "\/bin\/\*" allows \/bin\/sh, \/bin\/bash/);
+  assert.match(result.stderr, /restrictions env "LD_PRELOAD" is never allowed/);
+  assert.doesNotMatch(result.stderr, /uptime/);
+});
+
 test("a bad configuration lists every problem by path, in words, and exits 1", async () => {
   const file = path.join(dir, "bad.yaml");
   await writeFile(

@@ -41,7 +41,12 @@ const config = Config.parse({
   log: { level: "warn" },
 });
 const log = createLogger(config.log.level);
-const app = new App({ loaded: { config, file: undefined, fromEnv: [] }, log, version: packageVersion() });
+const app = new App({
+  loaded: { config, file: undefined, fromEnv: [] },
+  log,
+  version: packageVersion(),
+  env: process.env,
+});
 await app.start();
 
 const agentKind = real

@@ -22,12 +22,16 @@ import { Topics } from "./mqtt/topics.js";
 import { redactUrl } from "./net/redact-url.js";
 import { parseAddress } from "./qga/address.js";
 import { libvirtLinkOpener } from "./qga/libvirt-link.js";
+import { openJournal } from "./state/open-journal.js";
+import type { SqliteJournal } from "./state/sqlite-journal.js";
 import { Worker } from "./worker/worker.js";
 
 export interface AppOptions {
   readonly loaded: LoadedConfig;
   readonly log: Logger;
   readonly version: string;
+  /** The process environment (where systemd names the state folder); unset: none. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** The longest wait for every worker's retained info after subscribing (it usually ends sooner: see FleetCensus.read). */
@@ -48,6 +52,7 @@ export class App {
   private topics: Topics | undefined;
   private http: HttpServer | undefined;
   private libvirt: SharedLibvirtConnection | undefined;
+  private journal: SqliteJournal | undefined;
 
   constructor(private readonly options: AppOptions) {}
 
@@ -96,9 +101,11 @@ export class App {
       ...(metrics ? { metrics } : {}),
     });
     bus.onPublishRefused((refusal) => refusals.report(refusal));
+    this.journal = openJournal(config, this.options.env ?? {}, log.child({ component: "journal" }));
     const worker = new Worker({
       config,
       bus,
+      ...(this.journal ? { journal: this.journal } : {}),
       topics,
       policy,
       census,
@@ -174,6 +181,7 @@ export class App {
     }
     await this.embedded?.close();
     await this.http?.close();
+    this.journal?.close();
   }
 }
 

@@ -117,7 +117,7 @@ async function run(file: string | undefined, io: CliIo): Promise<number> {
   // Loaded here, not at the top: `call`, `list` and `watch` start in a fraction of the time without the
   // worker's modules (the broker, metrics, the command catalogue's schemas).
   const { App } = await import("./app.js");
-  const app = new App({ loaded, log, version: packageVersion() });
+  const app = new App({ loaded, log, version: packageVersion(), env: io.env });
   try {
     await app.start();
   } catch (error) {

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "frozen",
   "timeout",
   "busy",
+  "interrupted",
   "duplicate",
   "agent_error",
   "internal",

@@ -31,6 +31,11 @@ export class DedupeWindow<T> {
     },
   ) {}
 
+  /** A window of 0: nothing is remembered. */
+  get disabled(): boolean {
+    return this.windowMs <= 0;
+  }
+
   /** Bytes of the full values kept now (stand-ins not counted). */
   get keptValueBytes(): number {
     return this.keptBytes;

@@ -7,6 +7,7 @@ import { commandNames, lookupCommand } from "../qga/catalogue/index.js";
 import { describeIssues } from "../qga/validation.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
 import { DedupeWindow } from "./dedupe.js";
+import type { JournalRecord, RequestJournal } from "./journal.js";
 import { approximateJsonBytes } from "./json-size.js";
 import { isReadOnly, isReservedCommand, isVerbName, type Policy, VERB_SETS } from "./policy.js";
 import { parseRequest, type Request } from "./request.js";
@@ -69,6 +70,8 @@ export interface RunnerOptions {
   readonly log: Logger;
   /** Told of every reply (requests by command and outcome, latency); unset: no metrics. */
   readonly metrics?: CommandMetrics;
+  /** Where the ids of commands that change the guest are kept across restarts; unset: memory only. */
+  readonly journal?: RequestJournal;
   /**
    * Runs the "command done" log line: the worker passes the bus's afterFlush, so that writing the line
    * does not delay the reply; unset: at once.
@@ -148,17 +151,52 @@ export class CommandRunner {
       );
       return previous;
     }
+    // Commands that change the guest are journaled: a repeat after a crash and restart never runs again.
+    const journal = isReadOnly(incoming.command) || this.dedupe.disabled ? undefined : this.options.journal;
+    const before = journal?.lookup(key);
+    if (before) return this.fromJournal(target, incoming, request, started, before);
+    journal?.started(key);
     const reply = this.execute(target, incoming, request, started, key);
     const entry = this.dedupe.remember(key, reply);
     if (entry) {
       const cap = this.options.limits.dedupeReplyBytes;
       void reply.then((done) => {
+        const outcome = outcomeOf(done);
         // Only these few strings live on in the stand-in: never the reply itself.
-        const ran = { id: request.id, vm: target.vm, command: incoming.command, outcome: outcomeOf(done) };
-        this.dedupe.settle(entry, approximateJsonBytes(done, cap), () => notKept(ran));
+        const ran = { id: request.id, vm: target.vm, command: incoming.command, outcome };
+        const bytes = approximateJsonBytes(done, cap);
+        this.dedupe.settle(entry, bytes, () => notKept(ran));
+        if (!journal) return;
+        if (!done.ok && NOT_EXECUTED.has(outcome)) journal.forget(key);
+        else journal.finished(key, outcome, bytes <= cap ? JSON.stringify(done) : undefined);
       });
     }
     return reply;
+  }
+
+  /** A repeat of an id a previous run of the worker journaled: its reply, `duplicate` or `interrupted`. */
+  private fromJournal(
+    target: CommandTarget,
+    incoming: IncomingCommand,
+    request: Request,
+    started: number,
+    record: JournalRecord,
+  ): Reply {
+    target.log.info(
+      { command: incoming.command, id: request.id, state: record.state },
+      "request id known from before a restart: not run again",
+    );
+    if (record.state === "started") {
+      const when = new Date(record.at).toISOString();
+      const error = new WorkerError(
+        "interrupted",
+        `a request with this id was in flight on ${target.vm} when the worker stopped or crashed (started ` +
+          `${when}): it may or may not have run; check the guest, then send a new id`,
+      );
+      return this.failure(target, incoming, request, started, error);
+    }
+    if (record.reply !== undefined) return JSON.parse(record.reply) as Reply;
+    return notKept({ id: request.id, vm: target.vm, command: incoming.command, outcome: record.outcome });
   }
 
   private authorize(target: CommandTarget, command: string): void {

@@ -363,6 +363,23 @@ export const Config = z.strictObject({
     })
     .default({}),
   metrics: Metrics.default(Metrics.parse({})),
+  state: z
+    .strictObject({
+      dir: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "folder for what survives a restart (the request journal); unset: $STATE_DIRECTORY (systemd), else ~/.local/state/qga-mqtt",
+        ),
+      journal: z
+        .boolean()
+        .default(true)
+        .describe(
+          "journal the ids of commands that change a guest, so that a retry after a crash never runs twice",
+        ),
+    })
+    .default({ journal: true }),
   log: z
     .strictObject({
       level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),

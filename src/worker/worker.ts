@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { RequestJournal } from "../commands/journal.js";
 import type { Policy } from "../commands/policy.js";
 import { CommandRunner } from "../commands/runner.js";
 import type { Config } from "../config/schema.js";
@@ -22,6 +23,8 @@ export interface WorkerOptions {
   readonly log: Logger;
   /** Requests and status polls are counted here when set (the HTTP server's /metrics). */
   readonly metrics?: WorkerMetrics;
+  /** Where the ids of commands that change a guest survive a restart; unset: memory only. */
+  readonly journal?: RequestJournal;
   /** How to reach a VM's agent other than by a socket of our own (libvirt domains); see VmRuntimeOptions. */
   readonly linkFor?: (descriptor: VmDescriptor) => LinkOpener | undefined;
 }
@@ -55,6 +58,7 @@ export class Worker {
       audit: (vm, record) => options.bus.afterFlush(() => this.runtimes.get(vm)?.audit(record)),
       defer: (work) => options.bus.afterFlush(work),
       metrics: options.metrics,
+      ...(options.journal ? { journal: options.journal } : {}),
     });
     this.info = new BridgeInfo({
       bus: options.bus,

@@ -39,7 +39,8 @@ export async function startWorker(
     ["--import", "tsx", path.join(root, "src/main.ts"), "run", "--config", file],
     {
       cwd: root,
-      env: { ...process.env, ...env },
+      // Each test's workers keep their request journal in the test's own folder, never the user's.
+      env: { ...process.env, QGA_MQTT_STATE_DIR: path.join(dir, "state"), ...env },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

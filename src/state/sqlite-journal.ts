@@ -1,0 +1,155 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { JournalRecord, RequestJournal } from "../commands/journal.js";
+
+export interface SqliteJournalOptions {
+  /** The folder of the database file (created, mode 0700: replies may hold what a guest said). */
+  readonly dir: string;
+  /** One file per worker id: two workers that share a folder (tests, a host with two) never mix ids. */
+  readonly worker: string;
+  /** Records older than this are dropped. */
+  readonly windowMs: number;
+  /** Kept replies all together; past it the oldest lose their reply (a repeat then gets `duplicate`). */
+  readonly maxBytes: number;
+  readonly now?: () => number;
+  /**
+   * Told of a read or write that failed (disk full, I/O error): the request goes on unjournaled, as a
+   * worker without a state folder does, rather than not at all.
+   */
+  readonly onError?: (error: Error, action: string) => void;
+}
+
+// Pruning looks at the whole table: every this many writes, not at each.
+const PRUNE_EVERY = 512;
+
+/**
+ * The request journal in SQLite (better-sqlite3: synchronous, so a record is in the file before the call
+ * returns, and the command is sent after it). WAL with synchronous=NORMAL: a commit survives the worker's
+ * crash (SIGKILL, OOM) at no fsync per request; a power loss may lose the last commits (see README).
+ */
+export class SqliteJournal implements RequestJournal {
+  private readonly db: Database.Database;
+  private readonly now: () => number;
+  private writes = 0;
+  private readonly statements: {
+    readonly lookup: Database.Statement<[string], Row>;
+    readonly started: Database.Statement<[string, number]>;
+    readonly finished: Database.Statement<[string, string | null, number, number, string]>;
+    readonly forget: Database.Statement<[string]>;
+    readonly expire: Database.Statement<[number]>;
+    readonly keptBytes: Database.Statement<[], { bytes: number | null }>;
+    readonly oldestKept: Database.Statement<[number], { key: string; bytes: number }>;
+    readonly dropReply: Database.Statement<[string]>;
+  };
+
+  constructor(private readonly options: SqliteJournalOptions) {
+    this.now = options.now ?? Date.now;
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    const file = path.join(options.dir, `requests-${options.worker.replace(/[^A-Za-z0-9._-]/g, "_")}.sqlite`);
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS requests (
+        key TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        outcome TEXT,
+        reply TEXT,
+        bytes INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX IF NOT EXISTS requests_at ON requests (at);
+    `);
+    this.statements = {
+      lookup: this.db.prepare("SELECT state, at, outcome, reply FROM requests WHERE key = ?"),
+      started: this.db.prepare(
+        "INSERT OR REPLACE INTO requests (key, state, at, outcome, reply, bytes) VALUES (?, 'started', ?, NULL, NULL, 0)",
+      ),
+      finished: this.db.prepare(
+        "UPDATE requests SET state = 'finished', outcome = ?, reply = ?, bytes = ?, at = ? WHERE key = ?",
+      ),
+      forget: this.db.prepare("DELETE FROM requests WHERE key = ?"),
+      expire: this.db.prepare("DELETE FROM requests WHERE at < ?"),
+      keptBytes: this.db.prepare("SELECT SUM(bytes) AS bytes FROM requests"),
+      oldestKept: this.db.prepare("SELECT key, bytes FROM requests WHERE bytes > 0 ORDER BY at LIMIT ?"),
+      dropReply: this.db.prepare("UPDATE requests SET reply = NULL, bytes = 0 WHERE key = ?"),
+    };
+    this.prune();
+  }
+
+  lookup(key: string): JournalRecord | undefined {
+    return this.safely("read", () => this.read(key));
+  }
+
+  started(key: string): void {
+    this.safely("write", () => {
+      this.statements.started.run(key, this.now());
+      this.afterWrite();
+    });
+  }
+
+  finished(key: string, outcome: string, reply: string | undefined): void {
+    const bytes = reply === undefined ? 0 : Buffer.byteLength(reply);
+    this.safely("write", () => {
+      // No reply kept (too large): the record stays, so a repeat is still never run again.
+      this.statements.finished.run(outcome, reply ?? null, bytes, this.now(), key);
+      this.afterWrite();
+    });
+  }
+
+  forget(key: string): void {
+    this.safely("write", () => this.statements.forget.run(key));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private safely<T>(action: string, work: () => T): T | undefined {
+    try {
+      return work();
+    } catch (error) {
+      this.options.onError?.(error as Error, action);
+      return undefined;
+    }
+  }
+
+  private read(key: string): JournalRecord | undefined {
+    const row = this.statements.lookup.get(key);
+    if (!row || row.at < this.now() - this.options.windowMs) return undefined;
+    if (row.state === "started") return { state: "started", at: row.at };
+    return {
+      state: "finished",
+      at: row.at,
+      outcome: row.outcome ?? "ok",
+      ...(row.reply !== null ? { reply: row.reply } : {}),
+    };
+  }
+
+  private afterWrite(): void {
+    if (++this.writes % PRUNE_EVERY === 0) this.prune();
+  }
+
+  /** Drops expired records, then the oldest replies until all kept ones fit `maxBytes`. */
+  private prune(): void {
+    this.statements.expire.run(this.now() - this.options.windowMs);
+    let kept = this.statements.keptBytes.get()?.bytes ?? 0;
+    while (kept > this.options.maxBytes) {
+      const oldest = this.statements.oldestKept.all(64);
+      if (oldest.length === 0) break;
+      for (const row of oldest) {
+        if (kept <= this.options.maxBytes) break;
+        this.statements.dropReply.run(row.key);
+        kept -= row.bytes;
+      }
+    }
+  }
+}
+
+interface Row {
+  readonly state: string;
+  readonly at: number;
+  readonly outcome: string | null;
+  readonly reply: string | null;
+}

@@ -2,8 +2,9 @@ import { randomInt } from "node:crypto";
 import type net from "node:net";
 import { AgentReplyError, AgentTimeoutError, AgentUnavailableError, type QgaError } from "./errors.js";
 import { type Frame, FrameDecoder } from "./framing.js";
-import type { Logger } from "./logger.js";
+import type { ConductSink, UnaskedKind } from "./misbehaviour.js";
 import { idFromLineTail, type ParsedLine, parseReplyLine } from "./reply.js";
+import { DEFAULT_REPLY_LIMITS, type ReplyLimits } from "./reply-limits.js";
 
 export interface ChannelOptions {
   /** A reply line longer than this fails its call with `ReplyTooLarge` instead of being buffered. */
@@ -14,7 +15,13 @@ export interface ChannelOptions {
   readonly maxInFlight: number;
   /** Skip the id probe: what an earlier connection to the same agent found. */
   readonly assumeIds?: boolean;
-  readonly log: Logger;
+  /** Bounds on a reply's nesting and size (a reply past them fails its call with `InvalidReply`). */
+  readonly replyLimits?: ReplyLimits;
+  /**
+   * Told of everything the agent sends unasked or unusable, instead of a log line each (a guest can send
+   * millions); may have the channel cut off (a flood).
+   */
+  readonly conduct?: ConductSink;
 }
 
 export interface AgentRequest {
@@ -48,6 +55,8 @@ interface SyncWaiter {
 }
 
 const SYNC_DELIMITER = Buffer.from([0xff]);
+/** Where nobody counts: a channel opened without a conduct never cuts itself off. */
+const UNCOUNTED: ConductSink = { unasked: () => undefined, noted: () => {} };
 /** The agent's integers are int64, but ids must stay exact in a JS number. */
 const MAX_SYNC_ID = 2 ** 31;
 
@@ -60,9 +69,24 @@ const MAX_SYNC_ID = 2 ** 31;
  * agent echoes request ids (QEMU 4.0+), several requests are in flight and replies are matched by id, so
  * a late reply to a timed-out request is dropped instead of being handed to the next caller. Without ids
  * the caller must send one request at a time (`capacity` is 1) and a resync follows every timeout.
+ *
+ * The guest's root writes every byte that comes back. So each reply line is bounded (bytes, nesting,
+ * values) before anything walks it, and what the agent sends beyond what it was asked, or cannot be used,
+ * goes to a ConductSink instead of a log line each: a flood there cuts the channel off.
  */
 export class AgentChannel {
   private readonly decoder: FrameDecoder;
+  private readonly conduct: ConductSink;
+  private readonly replyLimits: ReplyLimits;
+  /** The decoder's discardedBytes and blankLines already reported. */
+  private discardedSeen = 0;
+  private blankSeen = 0;
+  /**
+   * Lines the agent owes us: one per request written (two for a command without reply and its sync), and
+   * three per sync (the parse error its 0xFF causes, the 0xFF, the reply). A line beyond them was sent
+   * unasked, whatever it is, and counts toward the flood limits.
+   */
+  private owed = 0;
   private readonly pending = new Map<string, Pending>();
   private readonly idPrefix = `q${randomInt(36 ** 4).toString(36)}`;
   private seq = 0;
@@ -82,9 +106,9 @@ export class AgentChannel {
     private readonly options: ChannelOptions,
   ) {
     this.decoder = new FrameDecoder(options.maxReplyBytes);
-    socket.on("data", (chunk: Buffer) => {
-      for (const frame of this.decoder.push(chunk)) this.onFrame(frame);
-    });
+    this.conduct = options.conduct ?? UNCOUNTED;
+    this.replyLimits = options.replyLimits ?? DEFAULT_REPLY_LIMITS;
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (err) =>
       this.shutdown(new AgentUnavailableError(`agent connection failed: ${err.message}`)),
     );
@@ -159,6 +183,7 @@ export class AgentChannel {
         reject,
         timer,
       });
+      this.owed += ackSyncId === undefined ? 1 : 2;
       this.write(payload);
     });
   }
@@ -223,6 +248,7 @@ export class AgentChannel {
       clearTimeout(timer);
       done(error);
     };
+    this.owed += 3;
     this.socket.write(Buffer.concat([SYNC_DELIMITER, Buffer.from(syncRequest(syncId))]));
     return { syncId, afterSeq: this.seq, promise, settle };
   }
@@ -230,6 +256,7 @@ export class AgentChannel {
   /** A ping with an id: an agent older than QEMU 4.0 refuses the member (an error without id). */
   private async probeIds(): Promise<boolean> {
     const key = `${this.idPrefix}.probe`;
+    this.owed += 1;
     this.socket.write(JSON.stringify({ execute: "guest-ping", id: key }));
     return new Promise<boolean>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -248,36 +275,77 @@ export class AgentChannel {
     });
   }
 
-  private onFrame(frame: Frame): void {
-    if (frame.kind === "delimiter") return;
-    if (frame.kind === "overflow") {
-      this.onOverflow(frame.bytes, frame.tail);
-      return;
+  /**
+   * Frames of one chunk, in order. Once the channel is shut (a flood cut it off, say), the rest of the
+   * chunk is left unread: the socket is destroyed, so nothing more comes either.
+   */
+  private onData(chunk: Buffer): void {
+    const frames = this.decoder.push(chunk);
+    const discarded = this.decoder.discardedBytes - this.discardedSeen;
+    const blank = this.decoder.blankLines - this.blankSeen;
+    this.discardedSeen = this.decoder.discardedBytes;
+    this.blankSeen = this.decoder.blankLines;
+    // Bytes of an over-long line count as they stream in: a line that never ends is a flood too.
+    if (discarded > 0 && this.countUnasked("oversized", 0, discarded)) return;
+    if (blank > 0) {
+      // Once per chunk, not per line: a chunk can hold 64 Ki of them.
+      this.conduct.noted("unparsable", `${blank} empty lines`);
+      if (this.countUnasked("unparsable", blank, blank)) return;
     }
-    const line = parseReplyLine(frame.bytes);
+    for (const frame of frames) {
+      if (this.closedError) return;
+      this.onFrame(frame);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (frame.kind === "delimiter") this.account("discarded", 1);
+    else if (frame.kind === "overflow") this.onOverflow(frame.bytes, frame.tail);
+    else this.onLine(frame.bytes);
+  }
+
+  private onLine(bytes: Buffer): void {
+    const line = parseReplyLine(bytes, this.replyLimits);
+    const size = bytes.length + 1;
     if (line.kind === "return" && line.id === undefined) {
       if (this.sync && line.value === this.sync.syncId) {
+        this.account("reply", size);
         this.finishSync(this.sync);
         return;
       }
-      if (this.resolveAck(line.value)) return;
+      if (this.resolveAck(line.value)) {
+        this.account("reply", size);
+        return;
+      }
     }
     // Without ids nothing before our sync's reply can be told apart from a stale reply.
-    if (this.sync && !this.idsSupported) return;
+    if (this.sync && !this.idsSupported) {
+      this.account("discarded", size);
+      return;
+    }
     if (this.probe) {
+      this.account("reply", size);
       this.probe(line);
       return;
     }
     if (line.kind === "garbage") {
-      this.onUnreadable(`the agent sent a reply that is not valid JSON: ${line.preview}`);
+      if (!this.account("unparsable", size, line.preview))
+        this.onUnreadable(`the agent sent a reply that is not valid JSON: ${line.preview}`);
       return;
     }
     const pending = this.takePending(line.id);
     if (!pending) {
-      this.options.log.debug({ id: line.id }, "dropped a reply that no call is waiting for (late or stale)");
+      // While a resync drains the channel, stale and late replies are expected.
+      const kind = this.sync ? "discarded" : line.kind === "refused" ? "too_complex" : "unmatched";
+      this.account(kind, size, line.kind === "refused" ? line.reason : undefined);
       return;
     }
-    if (line.kind === "error") pending.reject(new AgentReplyError(line.errorClass, line.desc));
+    this.account("reply", size);
+    if (line.kind === "refused") {
+      // The line was whole and in order: only this call is affected, no resync is needed.
+      this.conduct.noted("too_complex", line.reason);
+      pending.reject(new AgentReplyError("InvalidReply", `${pending.command}: ${line.reason}`));
+    } else if (line.kind === "error") pending.reject(new AgentReplyError(line.errorClass, line.desc));
     // A command "without reply" that answered anyway was accepted all the same.
     else pending.resolve(pending.replies ? line.value : undefined);
   }
@@ -287,21 +355,48 @@ export class AgentChannel {
     const id = this.idsSupported ? idFromLineTail(tail) : undefined;
     const pending = this.takePending(id);
     if (pending) {
+      this.account("reply", 0);
+      this.conduct.noted("oversized", message);
       pending.reject(new AgentReplyError("ReplyTooLarge", message));
       this.resyncQuietly();
       return;
     }
-    this.onUnreadable(message, "ReplyTooLarge");
+    // Its bytes were counted as they came.
+    if (!this.account("oversized", 0, message)) this.onUnreadable(message, "ReplyTooLarge");
+  }
+
+  /**
+   * Books one frame against the lines the agent owes; logs (as a summary) what is wrong with it; counts it
+   * toward the flood limits if nothing was owed. Says whether that cut the agent off.
+   */
+  private account(outcome: UnaskedKind | "reply", bytes: number, detail?: string): boolean {
+    const owed = this.owed > 0;
+    if (owed) this.owed--;
+    if (outcome === "reply") return false;
+    if (outcome !== "discarded") this.conduct.noted(outcome, detail);
+    return !owed && this.countUnasked(outcome, 1, bytes);
+  }
+
+  /**
+   * Reports what the agent sent unasked; when that makes a flood, cuts the agent off (pending calls fail,
+   * the socket is destroyed and no longer read) and says so.
+   */
+  private countUnasked(kind: UnaskedKind, lines: number, bytes: number): boolean {
+    const flood = this.conduct.unasked(kind, lines, bytes);
+    if (flood === undefined) return false;
+    this.shutdown(new AgentUnavailableError(flood));
+    return true;
   }
 
   /** A line no call can be matched to: resync, then fail what was in flight before it. */
   private onUnreadable(message: string, errorClass = "InvalidReply"): void {
-    this.options.log.warn({ reason: message }, "unreadable reply from the agent; resynchronising");
     this.unreadableReason = { message, errorClass };
     this.resyncQuietly();
   }
 
+  /** A resync to recover (not the handshake's): worth a count in the misbehaviour summary. */
   private resyncQuietly(): void {
+    if (!this.sync) this.conduct.noted("resync");
     this.resync().catch(() => {});
   }
 
@@ -319,6 +414,9 @@ export class AgentChannel {
           : new AgentReplyError("InvalidReply", `the agent never answered ${pending.command}`),
       );
     }
+    // The agent answers in order: what it owed for requests before the sync it will never send now.
+    this.owed = 0;
+    for (const pending of this.pending.values()) this.owed += pending.ackSyncId === undefined ? 1 : 2;
     waiter.settle();
   }
 

@@ -5,6 +5,7 @@ import { type AgentCapabilities, unsupportedReason } from "./capabilities.js";
 import type { CommandSpec } from "./catalogue/define.js";
 import { type ArgsOf, type CommandName, lookupCommand, type ResultOf } from "./catalogue/index.js";
 import type { AgentRequest } from "./channel.js";
+import { AgentConduct, type ConductOptions, DEFAULT_CONDUCT } from "./conduct.js";
 import {
   AgentReplyError,
   AgentTimeoutError,
@@ -19,6 +20,8 @@ import { watchGoingDown } from "./going-down.js";
 import { type Handshake, handshake } from "./handshake.js";
 import type { AgentLink, LinkOpener } from "./link.js";
 import { type Logger, silentLogger } from "./logger.js";
+import type { Misbehaviour } from "./misbehaviour.js";
+import { DEFAULT_REPLY_LIMITS, type ReplyLimits } from "./reply-limits.js";
 import { socketLinkOpener } from "./socket-link.js";
 import { withinMs } from "./time-limit.js";
 import { describeIssues } from "./validation.js";
@@ -47,9 +50,17 @@ export interface GuestAgentOptions {
   readonly syncTimeoutMs?: number;
   /** Calls waiting for the agent beyond those in flight; over it, `busy`. */
   readonly maxQueue?: number;
+  /** What the waiting calls may hold, all together (their arguments, and a few hundred bytes each). */
+  readonly maxQueueBytes?: number;
   readonly maxInFlight?: number;
   /** The largest reply line accepted, in bytes. */
   readonly maxReplyBytes?: number;
+  /** The deepest nesting of a reply line accepted (default 64): see reply-limits.ts. */
+  readonly maxReplyDepth?: number;
+  /** The most values in a reply line accepted (default 1,000,000): see reply-limits.ts. */
+  readonly maxReplyNodes?: number;
+  /** When an agent counts as flooding its channel, and how long it is then cut off: see conduct.ts. */
+  readonly flood?: Partial<ConductOptions>;
   /** Reconnect backoff of the `hold` policy. */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   /** How long `guest-info` and id support stay trusted across short-lived (`linger`) connections. */
@@ -63,14 +74,19 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
-type StateListener = (state: AgentState, reason: string | undefined) => void;
+/**
+ * Told when the state changes. `misbehaviour` is set when the agent went offline because the client cut
+ * it off for flooding its channel; listeners are told then even if the agent was offline already.
+ */
+type StateListener = (state: AgentState, reason: string | undefined, misbehaviour?: Misbehaviour) => void;
 type FrozenListener = (frozen: boolean) => void;
 
 const DEFAULTS = {
   timeoutMs: 30_000,
   connectTimeoutMs: 3_000,
   syncTimeoutMs: 3_000,
-  maxQueue: 64,
+  maxQueue: 10_000,
+  maxQueueBytes: 16 * 1024 * 1024,
   maxInFlight: 8,
   maxReplyBytes: 24 * 1024 * 1024,
   backoff: { initialMs: 250, maxMs: 5_000 },
@@ -84,7 +100,13 @@ const DEFAULTS = {
  */
 export class GuestAgent {
   readonly address: AgentAddress;
-  private readonly options: Required<Omit<GuestAgentOptions, "address" | "log" | "open">>;
+  private readonly options: Required<
+    Omit<GuestAgentOptions, "address" | "log" | "open" | "maxReplyDepth" | "maxReplyNodes" | "flood">
+  >;
+  private readonly replyLimits: ReplyLimits;
+  private readonly conduct: AgentConduct;
+  /** The cut-off listeners were last told of: each is told once. */
+  private reportedMisbehaviour: Misbehaviour | undefined;
   private readonly open: LinkOpener;
   private readonly log: Logger;
   private readonly backoff: Backoff;
@@ -113,15 +135,21 @@ export class GuestAgent {
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       syncTimeoutMs: options.syncTimeoutMs ?? DEFAULTS.syncTimeoutMs,
       maxQueue: options.maxQueue ?? DEFAULTS.maxQueue,
+      maxQueueBytes: options.maxQueueBytes ?? DEFAULTS.maxQueueBytes,
       maxInFlight: options.maxInFlight ?? DEFAULTS.maxInFlight,
       maxReplyBytes: options.maxReplyBytes ?? DEFAULTS.maxReplyBytes,
       backoff: options.backoff ?? DEFAULTS.backoff,
       profileTtlMs: options.profileTtlMs ?? DEFAULTS.profileTtlMs,
     };
     this.log = options.log ?? silentLogger;
+    this.replyLimits = {
+      maxDepth: options.maxReplyDepth ?? DEFAULT_REPLY_LIMITS.maxDepth,
+      maxNodes: options.maxReplyNodes ?? DEFAULT_REPLY_LIMITS.maxNodes,
+    };
+    this.conduct = new AgentConduct({ ...DEFAULT_CONDUCT, ...options.flood }, this.log);
     this.open = options.open ?? defaultOpener(this.address);
     this.backoff = new Backoff(this.options.backoff);
-    this.queue = new CallQueue(this.options.maxQueue);
+    this.queue = new CallQueue({ maxCalls: this.options.maxQueue, maxBytes: this.options.maxQueueBytes });
   }
 
   get state(): AgentState {
@@ -136,6 +164,14 @@ export class GuestAgent {
   /** Whether the guest's filesystems are frozen, as far as this client has seen. */
   get frozen(): boolean {
     return this.frozenValue;
+  }
+
+  /**
+   * Set while the agent is cut off for flooding its channel: no connection is made to it (so nothing of
+   * it is read) until `misbehaviour.until`, and calls fail at once with `agent_unavailable`.
+   */
+  get misbehaviour(): Misbehaviour | undefined {
+    return this.conduct.misbehaviour;
   }
 
   /** What the agent supports, once it has answered `guest-info`. */
@@ -164,7 +200,7 @@ export class GuestAgent {
 
   /** The agent is reachable again (the transport says so): reconnect now, not at the next backoff step. */
   private retryNow(): void {
-    if (this.stopped || this.channel?.isOpen || this.connecting) return;
+    if (this.stopped || this.channel?.isOpen || this.connecting || this.conduct.misbehaviour) return;
     clearTimeout(this.reconnectTimer);
     this.backoff.reset();
     this.reconnect();
@@ -180,6 +216,7 @@ export class GuestAgent {
     this.queue.failAll(new AgentUnavailableError("the guest-agent client was stopped"));
     this.channel?.close();
     await this.connecting?.catch(() => {});
+    this.conduct.close();
   }
 
   /** Calls a command of the catalogue with typed arguments and result. */
@@ -196,7 +233,8 @@ export class GuestAgent {
     const spec = lookupCommand(name);
     if (!spec) throw new UnknownCommandError(`${name} is not a guest-agent command`);
     const parsedArgs = spec.args.safeParse(args ?? {});
-    if (!parsedArgs.success) throw new InvalidArgumentsError(describeIssues(parsedArgs.error, "args"));
+    if (!parsedArgs.success)
+      throw new InvalidArgumentsError(describeIssues(parsedArgs.error, "args", 5, spec.secretArgs !== true));
     const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + timeoutMs;
     if (!this.profile || !this.channel?.isOpen)
@@ -326,6 +364,11 @@ export class GuestAgent {
   private ensureChannel(): Promise<AgentLink> {
     if (this.channel?.isOpen) return Promise.resolve(this.channel);
     if (this.stopped) return Promise.reject(new AgentUnavailableError("the guest-agent client was stopped"));
+    const misbehaviour = this.conduct.misbehaviour;
+    if (misbehaviour) {
+      const at = new Date(misbehaviour.until).toISOString();
+      return Promise.reject(new AgentUnavailableError(`${misbehaviour.reason} (until ${at})`));
+    }
     this.connecting ??= this.connect().finally(() => {
       this.connecting = undefined;
     });
@@ -337,16 +380,17 @@ export class GuestAgent {
     let opened: Handshake;
     try {
       const { connectTimeoutMs, maxReplyBytes, syncTimeoutMs, maxInFlight } = this.options;
+      const { replyLimits, conduct, log } = this;
       opened = await handshake(
         this.open,
-        { connectTimeoutMs, maxReplyBytes, syncTimeoutMs, maxInFlight, log: this.log },
+        { connectTimeoutMs, maxReplyBytes, syncTimeoutMs, maxInFlight, replyLimits, conduct, log },
         known,
         () => this.stopped,
       );
     } catch (error) {
       const failure = error as AgentUnavailableError;
       this.profile = undefined;
-      this.setState("offline", failure.message);
+      this.setState("offline", failure.message, this.conduct.misbehaviour);
       throw failure;
     }
     const { link: channel, capabilities, frozen } = opened;
@@ -373,7 +417,7 @@ export class GuestAgent {
     }
     if (this.stopped) return;
     this.profile = undefined;
-    this.setState("offline", error.message);
+    this.setState("offline", error.message, this.conduct.misbehaviour);
     this.scheduleReconnect(error.message);
     if (this.queue.length > 0) this.pump();
   }
@@ -404,18 +448,22 @@ export class GuestAgent {
   private scheduleReconnect(reason: string): void {
     if (this.stopped || this.options.policy.mode !== "hold") return;
     clearTimeout(this.reconnectTimer);
-    const delay = this.backoff.next();
+    // A flooding agent is not reconnected to before its cut-off ends, and is tried again right then.
+    const cutOff = this.conduct.misbehaviour;
+    const delay = cutOff ? Math.max(0, cutOff.until - Date.now()) : this.backoff.next();
     this.log.debug({ delay, attempt: this.backoff.attempts, reason }, "reconnecting to the agent");
     this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
   }
 
-  private setState(state: AgentState, reason: string | undefined): void {
-    if (this.stateValue === state) return;
+  private setState(state: AgentState, reason: string | undefined, misbehaviour?: Misbehaviour): void {
+    const newCutOff = misbehaviour !== undefined && misbehaviour !== this.reportedMisbehaviour;
+    if (this.stateValue === state && !newCutOff) return;
     this.stateValue = state;
+    if (newCutOff) this.reportedMisbehaviour = misbehaviour;
     const where = formatAddress(this.address);
     if (state === "online") this.log.info({ address: where }, "guest agent online");
     else this.log.info({ address: where, reason }, "guest agent offline");
-    for (const listener of this.stateListeners) listener(state, reason);
+    for (const listener of this.stateListeners) listener(state, reason, newCutOff ? misbehaviour : undefined);
   }
 
   private setFrozen(frozen: boolean): void {

@@ -3,7 +3,8 @@
  * (shared/spec/mqtt-api.md), so a caller can put `code` straight into a reply without a mapping table.
  *
  * QgaError (code)
- * ├── AgentUnavailableError   agent_unavailable  cannot connect, sync failed, connection dropped, contention
+ * ├── AgentUnavailableError   agent_unavailable  cannot connect, sync failed, connection dropped, contention,
+ * │                                              cut off for flooding its channel (GuestAgent.misbehaviour)
  * ├── AgentTimeoutError       timeout            no answer within the call's timeout
  * ├── AgentBusyError          busy               the agent's queue is full
  * ├── UnsupportedCommandError unsupported        guest-info says the command is missing or disabled

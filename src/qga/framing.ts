@@ -24,6 +24,8 @@ export class FrameDecoder {
   /** Bytes of the current over-long line seen so far; -1 while the current line is within bounds. */
   private overflowed = -1;
   private tail: Buffer = Buffer.alloc(0);
+  private discarded = 0;
+  private blank = 0;
 
   constructor(private readonly maxLineBytes: number) {
     if (!(maxLineBytes > 0)) throw new RangeError("maxLineBytes must be positive");
@@ -54,6 +56,22 @@ export class FrameDecoder {
     return frames;
   }
 
+  /**
+   * Bytes of over-long lines dropped so far, in all. Grows as they arrive, before their line ends (if it
+   * ever does): the reader can count a line that never ends while it streams in.
+   */
+  get discardedBytes(): number {
+    return this.discarded;
+  }
+
+  /**
+   * Empty lines skipped so far, in all. The agent never sends one; they make no frame, so a stream of
+   * newlines would cost the reader without a trace were they not counted.
+   */
+  get blankLines(): number {
+    return this.blank;
+  }
+
   /** Forgets any partial line, e.g. when a new connection starts. */
   reset(): void {
     this.parts = [];
@@ -66,11 +84,13 @@ export class FrameDecoder {
     if (bytes.length === 0) return;
     if (this.overflowed >= 0) {
       this.overflowed += bytes.length;
+      this.discarded += bytes.length;
       this.keepTail(bytes);
       return;
     }
     if (this.buffered + bytes.length > this.maxLineBytes) {
       this.overflowed = this.buffered + bytes.length;
+      this.discarded += this.overflowed;
       this.keepTail(Buffer.concat([...this.parts, bytes]));
       this.parts = [];
       this.buffered = 0;
@@ -89,7 +109,9 @@ export class FrameDecoder {
   private finishLine(chunk: Buffer, start: number, end: number): Frame | undefined {
     // A whole line in one chunk (the usual case): a view of it, no copy. Socket chunks are never reused.
     if (this.buffered === 0 && this.overflowed < 0 && end - start <= this.maxLineBytes) {
-      return end > start ? { kind: "line", bytes: chunk.subarray(start, end) } : undefined;
+      if (end > start) return { kind: "line", bytes: chunk.subarray(start, end) };
+      this.blank++;
+      return undefined;
     }
     this.append(chunk.subarray(start, end));
     if (this.overflowed >= 0) {

@@ -179,9 +179,10 @@ class LibvirtLink implements AgentLink {
         `the reply to ${command} is larger than ${this.options.maxReplyBytes} bytes`,
       );
     }
-    const line = parseReplyText(text);
+    const line = parseReplyText(text, this.options.replyLimits);
     if (line.kind === "return") return line.value;
     if (line.kind === "error") throw new AgentReplyError(line.errorClass, line.desc);
+    if (line.kind === "refused") throw new AgentReplyError("InvalidReply", `${command}: ${line.reason}`);
     throw new AgentReplyError(
       "InvalidReply",
       `libvirt returned an unreadable reply to ${command}: ${line.preview}`,

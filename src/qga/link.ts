@@ -1,6 +1,8 @@
 import type { AgentRequest, SendOptions } from "./channel.js";
 import type { AgentUnavailableError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import type { ConductSink } from "./misbehaviour.js";
+import type { ReplyLimits } from "./reply-limits.js";
 
 /**
  * One open way to the agent, past its handshake: what GuestAgent drives. Two kinds exist: the socket
@@ -31,6 +33,10 @@ export interface LinkOptions {
   readonly maxInFlight: number;
   /** What an earlier link to the same agent found; skips the id probe. */
   readonly assumeIds?: boolean;
+  /** Bounds on a reply's nesting and size; default DEFAULT_REPLY_LIMITS. */
+  readonly replyLimits?: ReplyLimits;
+  /** Where the link reports what the agent does wrong; unset: nobody counts (and nothing is logged). */
+  readonly conduct?: ConductSink;
   readonly log: Logger;
 }
 

@@ -10,7 +10,8 @@ export function socketLinkOpener(address: SocketAddress): LinkOpener {
       maxReplyBytes: options.maxReplyBytes,
       syncTimeoutMs: options.syncTimeoutMs,
       maxInFlight: options.maxInFlight,
-      log: options.log,
+      ...(options.replyLimits ? { replyLimits: options.replyLimits } : {}),
+      ...(options.conduct ? { conduct: options.conduct } : {}),
       ...(options.assumeIds !== undefined ? { assumeIds: options.assumeIds } : {}),
     });
   };

@@ -12,12 +12,14 @@ import {
 import { HostClock } from "./clock.js";
 import {
   type CpuTotals,
+  type Cuts,
   cpuPct,
   cpuSecondsFrom,
   cpuTotalMs,
   cpuTotals,
   disksFrom,
   filesystemsFrom,
+  hostnameFrom,
   interfacesFrom,
   loadFrom,
   onlineVcpus,
@@ -26,7 +28,9 @@ import {
   timezoneFrom,
   usersFrom,
 } from "./derive.js";
-import type { AgentStatus, GuestFields, StatusSnapshot } from "./snapshot.js";
+import { fitSnapshot } from "./fit.js";
+import { boundText, GUEST_BOUNDS, type GuestBounds } from "./guest-bounds.js";
+import type { AgentStatus, GuestFields, StatusSnapshot, Truncated } from "./snapshot.js";
 
 // Every query of a poll at once (7 on a usual poll, 11 on a connection's first; the client's maxInFlight is
 // 8): one write and few reads per poll instead of one of each per query. Measured against qemu-ga 7.2,
@@ -49,7 +53,10 @@ const SLOW_QUERIES: ReadonlySet<CommandName> = new Set([
 const SLOW_REFRESH_MS = 300_000;
 
 /** What the collector uses of the client (a test can hand in something smaller). */
-export type StatusAgent = Pick<GuestAgent, "call" | "frozen" | "capabilities" | "onStateChange">;
+export type StatusAgent = Pick<
+  GuestAgent,
+  "call" | "frozen" | "capabilities" | "onStateChange" | "misbehaviour"
+>;
 
 export interface StatusCollectorOptions {
   readonly vm: string;
@@ -64,6 +71,8 @@ export interface StatusCollectorOptions {
    * between them. Default 8 (see DEFAULT_CONCURRENCY).
    */
   readonly concurrency?: number;
+  /** What is kept of the lists and strings the guest names (guest-bounds.ts); default GUEST_BOUNDS. */
+  readonly bounds?: GuestBounds;
 }
 
 interface Query {
@@ -84,6 +93,7 @@ export class StatusCollector {
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private readonly concurrency: number;
+  private readonly bounds: GuestBounds;
   /** Queries that failed on this guest: asking every poll would only fail again until it reconnects. */
   private readonly skipped = new Set<CommandName>();
   /** The baseline CPU reading, and the percentage computed when it was taken. */
@@ -94,8 +104,8 @@ export class StatusCollector {
   /** The host's side of time_offset_ms. */
   private readonly clock = new HostClock();
   private readonly unsubscribe: () => void;
-  /** Built once: the same queries run on every poll. */
-  private readonly allQueries = this.queries();
+  /** Built once (after `bounds`, which they use): the same queries run on every poll. */
+  private readonly allQueries: readonly Query[];
 
   constructor(options: StatusCollectorOptions) {
     this.vm = options.vm;
@@ -103,6 +113,8 @@ export class StatusCollector {
     this.timeoutMs = options.timeoutMs;
     this.log = options.log;
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+    this.bounds = options.bounds ?? GUEST_BOUNDS;
+    this.allQueries = this.queries();
     this.now = options.now ?? Date.now;
     // A new connection may be a new agent (upgraded, guest rebooted): give refused queries another chance.
     this.unsubscribe = this.agent.onStateChange((state) => {
@@ -122,10 +134,10 @@ export class StatusCollector {
     const snapshot: StatusSnapshot = { vm: this.vm, agent: status, updated: new Date().toISOString() };
     if (status === "offline") return snapshot;
     const version = this.agent.capabilities?.version;
-    if (version !== undefined) snapshot.agent_version = version;
+    if (version !== undefined) snapshot.agent_version = boundText(version, this.bounds.tokenChars);
     // While frozen, the agent serves only ping, info, sync and fsfreeze: nothing of the guest's state.
     if (status === "frozen") return snapshot;
-    return { ...snapshot, ...fields };
+    return fitSnapshot({ ...snapshot, ...fields }, this.bounds.snapshotBytes);
   }
 
   private forget(): void {
@@ -135,6 +147,8 @@ export class StatusCollector {
   }
 
   private async gather(fields: GuestFields): Promise<AgentStatus> {
+    // Cut off for flooding its channel: not offline (it answers), not to be asked until the cut-off ends.
+    if (this.agent.misbehaviour) return "unresponsive";
     try {
       // Which queries to run depends on guest-info, which the client learns on connecting.
       if (!this.agent.capabilities)
@@ -146,7 +160,7 @@ export class StatusCollector {
     }
     const refreshSlow = this.slow === undefined || this.now() - this.slow.at >= SLOW_REFRESH_MS;
     const slowFields: GuestFields = {};
-    if (!refreshSlow) Object.assign(fields, this.slow?.fields);
+    if (!refreshSlow && this.slow) merge(fields, this.slow.fields);
     const queries = this.allQueries.filter(
       (q) =>
         !this.skipped.has(q.name) &&
@@ -157,8 +171,8 @@ export class StatusCollector {
     const runOne = async (query: Query): Promise<void> => {
       try {
         const answer = await query.run();
-        Object.assign(fields, answer);
-        if (SLOW_QUERIES.has(query.name)) Object.assign(slowFields, answer);
+        merge(fields, answer);
+        if (SLOW_QUERIES.has(query.name)) merge(slowFields, answer);
       } catch (error) {
         halt ??= this.failed(error, query.name);
       }
@@ -208,9 +222,18 @@ export class StatusCollector {
 
   /** Every query the snapshot can use, guest-get-time first. */
   private queries(): Query[] {
-    const query = <K extends CommandName>(name: K, fill: (result: ResultOf<K>) => GuestFields): Query => ({
+    const b = this.bounds;
+    // The lists a query's answer had cut go into its fields' `truncated` (merged by `merge`).
+    const query = <K extends CommandName>(
+      name: K,
+      fill: (result: ResultOf<K>, cuts: Cuts) => GuestFields,
+    ): Query => ({
       name,
-      run: async () => fill(await this.call(name)),
+      run: async () => {
+        const cuts: Cuts = new Set();
+        const fields = fill(await this.call(name), cuts);
+        return cuts.size === 0 ? fields : Object.assign(fields, { truncated: [...cuts] });
+      },
     });
     return [
       {
@@ -221,16 +244,16 @@ export class StatusCollector {
           return { time_offset_ms: timeOffsetMs(guestNs, before, this.clock.now()) };
         },
       },
-      query("guest-get-host-name", (r) => ({ hostname: r["host-name"] })),
-      query("guest-get-osinfo", (r) => ({ os: osFrom(r) })),
-      query("guest-get-timezone", (r) => ({ timezone: timezoneFrom(r) })),
-      query("guest-network-get-interfaces", (r) => ({ interfaces: interfacesFrom(r) })),
-      query("guest-get-fsinfo", (r) => ({ filesystems: filesystemsFrom(r) })),
-      query("guest-get-users", (r) => ({ users: usersFrom(r) })),
-      query("guest-get-vcpus", (r) => ({ vcpus: onlineVcpus(r) })),
+      query("guest-get-host-name", (r) => ({ hostname: hostnameFrom(r, b) })),
+      query("guest-get-osinfo", (r) => ({ os: osFrom(r, b) })),
+      query("guest-get-timezone", (r) => ({ timezone: timezoneFrom(r, b) })),
+      query("guest-network-get-interfaces", (r, cuts) => ({ interfaces: interfacesFrom(r, b, cuts) })),
+      query("guest-get-fsinfo", (r, cuts) => ({ filesystems: filesystemsFrom(r, b, cuts) })),
+      query("guest-get-users", (r, cuts) => ({ users: usersFrom(r, b, cuts) })),
+      query("guest-get-vcpus", (r, cuts) => ({ vcpus: onlineVcpus(r, b, cuts) })),
       query("guest-get-load", (r) => ({ load: loadFrom(r) })),
-      query("guest-get-cpustats", (r) => this.cpuFields(r)),
-      query("guest-get-disks", (r) => ({ disks: disksFrom(r) })),
+      query("guest-get-cpustats", (r, cuts) => this.cpuFields(r, cuts)),
+      query("guest-get-disks", (r, cuts) => ({ disks: disksFrom(r, b, cuts) })),
     ];
   }
 
@@ -238,8 +261,8 @@ export class StatusCollector {
    * cpu_pct needs a previous reading. The guest counts CPU time in clock ticks (10 ms): two polls within
    * a tick see no time pass, so the older reading stays the baseline and the last percentage stands.
    */
-  private cpuFields(result: ResultOf<"guest-get-cpustats">): GuestFields {
-    const totals = cpuTotals(result);
+  private cpuFields(result: ResultOf<"guest-get-cpustats">, cuts: Cuts): GuestFields {
+    const totals = cpuTotals(result, this.bounds, cuts);
     if (!totals) return {};
     const previous = this.cpu;
     if (!previous || cpuTotalMs(totals) !== cpuTotalMs(previous.totals)) {
@@ -249,6 +272,16 @@ export class StatusCollector {
     const pct = this.cpu?.pct;
     return { cpu_seconds: cpuSecondsFrom(totals), ...(pct === undefined ? {} : { cpu_pct: pct }) };
   }
+}
+
+/**
+ * Adds a query's answer to the fields collected so far. Each query fills members of its own, except
+ * `truncated`, which every query that cut a list adds its names to (fitSnapshot orders them).
+ */
+function merge(fields: GuestFields, answer: GuestFields): void {
+  const before: Truncated[] | undefined = fields.truncated;
+  Object.assign(fields, answer);
+  if (before !== undefined) fields.truncated = answer.truncated ? [...before, ...answer.truncated] : before;
 }
 
 /** The failures that end a collect, and the agent status they stand for. */

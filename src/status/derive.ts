@@ -1,14 +1,23 @@
 import type { ResultOf } from "../qga/catalogue/index.js";
+import { boundOptional, boundText, type GuestBounds } from "./guest-bounds.js";
 import type {
   CpuSeconds,
   DiskStatus,
   FilesystemStatus,
   InterfaceStatus,
   StatusSnapshot,
+  Truncated,
   UserStatus,
 } from "./snapshot.js";
 
-/* Pure conversions from the agent's replies to the snapshot's members. */
+/*
+ * Pure conversions from the agent's replies to the snapshot's members. The guest chooses every list and
+ * string of a reply: each conversion keeps what `bounds` allows (guest-bounds.ts), looking at no more of a
+ * list than that, and adds to `cuts` the lists it cut.
+ */
+
+/** The lists cut while deriving a snapshot (its `truncated` member). */
+export type Cuts = Set<Truncated>;
 
 type Os = NonNullable<StatusSnapshot["os"]>;
 type Timezone = NonNullable<StatusSnapshot["timezone"]>;
@@ -27,22 +36,37 @@ function pick<T extends object>(pairs: ReadonlyArray<readonly [keyof T, unknown]
   return out as T;
 }
 
-export function osFrom(info: ResultOf<"guest-get-osinfo">): Os {
+export function hostnameFrom(result: ResultOf<"guest-get-host-name">, bounds: GuestBounds): string {
+  return boundText(result["host-name"], bounds.nameChars);
+}
+
+export function osFrom(info: ResultOf<"guest-get-osinfo">, bounds: GuestBounds): Os {
+  const { nameChars, tokenChars } = bounds;
   return pick<Os>([
-    ["id", info.id],
-    ["name", info.name],
-    ["pretty_name", info["pretty-name"]],
-    ["version", info.version],
-    ["kernel_release", info["kernel-release"]],
-    ["machine", info.machine],
+    ["id", boundOptional(info.id, tokenChars)],
+    ["name", boundOptional(info.name, nameChars)],
+    ["pretty_name", boundOptional(info["pretty-name"], nameChars)],
+    ["version", boundOptional(info.version, nameChars)],
+    ["kernel_release", boundOptional(info["kernel-release"], tokenChars)],
+    ["machine", boundOptional(info.machine, tokenChars)],
   ]);
 }
 
-export function timezoneFrom(tz: ResultOf<"guest-get-timezone">): Timezone {
+export function timezoneFrom(tz: ResultOf<"guest-get-timezone">, bounds: GuestBounds): Timezone {
   return pick<Timezone>([
-    ["name", tz.zone],
+    ["name", boundOptional(tz.zone, bounds.nameChars)],
     ["offset_seconds", tz.offset],
   ]);
+}
+
+/**
+ * The first `max` entries of `list` (all when it is shorter), noting `what` in `cuts` when some were
+ * left. A copy only when cut: most lists are far below their bound.
+ */
+function head<T>(list: readonly T[], max: number, what: Truncated, cuts: Cuts): readonly T[] {
+  if (list.length <= max) return list;
+  cuts.add(what);
+  return list.slice(0, max);
 }
 
 /**
@@ -55,23 +79,66 @@ export function timeOffsetMs(guestNs: number, hostBeforeMs: number, hostAfterMs:
 
 const LOOPBACK = /^(127\.|::1$|0:0:0:0:0:0:0:1$)/;
 
+type Address = NonNullable<ResultOf<"guest-network-get-interfaces">[number]["ip-addresses"]>[number];
+
+/**
+ * An interface's addresses by family, at most `addressesPerFamily` each, from `slice`, the head of the
+ * `total` addresses the guest listed (notes `addresses` when any was left).
+ */
+function addressesOf(
+  slice: readonly Address[],
+  total: number,
+  bounds: GuestBounds,
+  cuts: Cuts,
+): { ipv4: string[]; ipv6: string[] } {
+  const max = bounds.addressesPerFamily;
+  const ipv4: string[] = [];
+  const ipv6: string[] = [];
+  let i = 0;
+  for (; i < slice.length && (ipv4.length < max || ipv6.length < max); i++) {
+    const address = slice[i];
+    if (address === undefined) continue;
+    const family = address["ip-address-type"] === "ipv4" ? ipv4 : ipv6;
+    if (family.length < max) family.push(boundText(address["ip-address"], bounds.tokenChars));
+    else cuts.add("addresses");
+  }
+  if (i < total) cuts.add("addresses");
+  return { ipv4, ipv6 };
+}
+
 /**
  * Network interfaces without loopback: Linux names it "lo", Windows "Loopback Pseudo-Interface 1", so
- * an interface whose every address is a loopback one counts too. Interfaces without addresses stay.
+ * an interface whose every address (of those looked at) is a loopback one counts too. Interfaces without
+ * addresses stay. A name the guest repeats is kept once: it keys a series and Home Assistant attributes.
  */
-export function interfacesFrom(result: ResultOf<"guest-network-get-interfaces">): InterfaceStatus[] {
+export function interfacesFrom(
+  result: ResultOf<"guest-network-get-interfaces">,
+  bounds: GuestBounds,
+  cuts: Cuts,
+): InterfaceStatus[] {
   const out: InterfaceStatus[] = [];
-  for (const iface of result) {
-    const addresses = iface["ip-addresses"] ?? [];
+  const names = new Set<string>();
+  const scan = Math.min(result.length, bounds.interfaces * bounds.scanFactor);
+  const addressScan = 2 * bounds.addressesPerFamily * bounds.scanFactor;
+  let i = 0;
+  for (; i < scan && out.length < bounds.interfaces; i++) {
+    const iface = result[i];
+    if (iface === undefined) continue;
+    const all = iface["ip-addresses"] ?? [];
+    // Both families can fill up from this head; the loopback test looks at it only.
+    const addresses = all.length > addressScan ? all.slice(0, addressScan) : all;
     const allLoopback = addresses.length > 0 && addresses.every((a) => LOOPBACK.test(a["ip-address"]));
-    if (iface.name === "lo" || allLoopback) continue;
+    const name = boundText(iface.name, bounds.nameChars);
+    if (iface.name === "lo" || allLoopback || names.has(name)) continue;
+    names.add(name);
     const stats = iface.statistics;
+    const { ipv4, ipv6 } = addressesOf(addresses, all.length, bounds, cuts);
     out.push(
       pick<InterfaceStatus>([
-        ["name", iface.name],
-        ["mac", iface["hardware-address"]],
-        ["ipv4", addresses.filter((a) => a["ip-address-type"] === "ipv4").map((a) => a["ip-address"])],
-        ["ipv6", addresses.filter((a) => a["ip-address-type"] === "ipv6").map((a) => a["ip-address"])],
+        ["name", name],
+        ["mac", boundOptional(iface["hardware-address"], bounds.tokenChars)],
+        ["ipv4", ipv4],
+        ["ipv6", ipv6],
         ["rx_bytes", stats?.["rx-bytes"]],
         ["tx_bytes", stats?.["tx-bytes"]],
         ["rx_packets", stats?.["rx-packets"]],
@@ -79,6 +146,7 @@ export function interfacesFrom(result: ResultOf<"guest-network-get-interfaces">)
       ]),
     );
   }
+  if (i < result.length) cuts.add("interfaces");
   return out;
 }
 
@@ -90,38 +158,74 @@ export function usedPct(usedBytes: number, totalBytes: number): number {
 /**
  * Filesystems with sizes only: the agent leaves them out where statvfs failed (and Windows for volumes
  * without a drive letter). `total-bytes` is what an unprivileged user can fill (used + available), so the
- * percentage matches df's Use%; `total-bytes-privileged` (9.1+) would include root's reserve.
+ * percentage matches df's Use%; `total-bytes-privileged` (9.1+) would include root's reserve. A mount
+ * point listed again (mounts stacked on one directory) is kept once, the first: it keys a Home Assistant
+ * entity and a series.
  */
-export function filesystemsFrom(result: ResultOf<"guest-get-fsinfo">): FilesystemStatus[] {
+export function filesystemsFrom(
+  result: ResultOf<"guest-get-fsinfo">,
+  bounds: GuestBounds,
+  cuts: Cuts,
+): FilesystemStatus[] {
   const out: FilesystemStatus[] = [];
-  for (const fs of result) {
+  const mountpoints = new Set<string>();
+  const scan = Math.min(result.length, bounds.filesystems * bounds.scanFactor);
+  let i = 0;
+  for (; i < scan && out.length < bounds.filesystems; i++) {
+    const fs = result[i];
+    if (fs === undefined) continue;
     const used = fs["used-bytes"];
     const total = fs["total-bytes"];
     if (used === undefined || total === undefined || total === 0) continue;
+    const mountpoint = boundText(fs.mountpoint, bounds.pathChars);
+    if (mountpoints.has(mountpoint)) continue;
+    mountpoints.add(mountpoint);
     out.push({
-      mountpoint: fs.mountpoint,
-      type: fs.type,
+      mountpoint,
+      type: boundText(fs.type, bounds.tokenChars),
       used_bytes: used,
       total_bytes: total,
       used_pct: usedPct(used, total),
     });
   }
+  if (i < result.length) cuts.add("filesystems");
   return out;
 }
 
-export function usersFrom(result: ResultOf<"guest-get-users">): UserStatus[] {
-  return result.map((u) =>
-    pick<UserStatus>([
-      ["name", u.user],
-      ["domain", u.domain],
-      // Fractional seconds since the epoch.
-      ["login_time", new Date(Math.round(u["login-time"] * 1000)).toISOString()],
-    ]),
-  );
+/** An ISO 8601 time from fractional seconds since the epoch; undefined past what a Date holds (±275,000 years). */
+function isoTime(seconds: number): string | undefined {
+  const date = new Date(Math.round(seconds * 1000));
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
-export function onlineVcpus(result: ResultOf<"guest-get-vcpus">): number {
-  return result.filter((cpu) => cpu.online).length;
+/**
+ * Logged-in users. One whose login time no date can hold is a guest's lie: left out, rather than the
+ * whole query failing (toISOString throws) and every user lost until the agent reconnects.
+ */
+export function usersFrom(
+  result: ResultOf<"guest-get-users">,
+  bounds: GuestBounds,
+  cuts: Cuts,
+): UserStatus[] {
+  const users: UserStatus[] = [];
+  for (const u of head(result, bounds.users, "users", cuts)) {
+    const loginTime = isoTime(u["login-time"]);
+    if (loginTime === undefined) continue;
+    users.push(
+      pick<UserStatus>([
+        ["name", boundText(u.user, bounds.nameChars)],
+        ["domain", boundOptional(u.domain, bounds.nameChars)],
+        ["login_time", loginTime],
+      ]),
+    );
+  }
+  return users;
+}
+
+export function onlineVcpus(result: ResultOf<"guest-get-vcpus">, bounds: GuestBounds, cuts: Cuts): number {
+  let online = 0;
+  for (const cpu of head(result, bounds.cpus, "cpus", cuts)) if (cpu.online) online++;
+  return online;
 }
 
 export function loadFrom(result: ResultOf<"guest-get-load">): Load {
@@ -132,17 +236,26 @@ export function loadFrom(result: ResultOf<"guest-get-load">): Load {
  * A stable subset of guest-get-disks: no SMART data (its counters move every poll) and no PCI address
  * (the host knows it). The agent has no size for disks.
  */
-export function disksFrom(result: ResultOf<"guest-get-disks">): DiskStatus[] {
-  return result.map((d) =>
-    pick<DiskStatus>([
-      ["name", d.name],
+export function disksFrom(
+  result: ResultOf<"guest-get-disks">,
+  bounds: GuestBounds,
+  cuts: Cuts,
+): DiskStatus[] {
+  const { pathChars, nameChars, tokenChars } = bounds;
+  return head(result, bounds.disks, "disks", cuts).map((d) => {
+    const dependencies = head(d.dependencies ?? [], bounds.dependenciesPerDisk, "dependencies", cuts);
+    return pick<DiskStatus>([
+      ["name", boundText(d.name, pathChars)],
       ["partition", d.partition],
-      ["dependencies", d.dependencies && d.dependencies.length > 0 ? d.dependencies : undefined],
-      ["alias", d.alias],
-      ["bus_type", d.address?.["bus-type"]],
-      ["serial", d.address?.serial || undefined],
-    ]),
-  );
+      [
+        "dependencies",
+        dependencies.length > 0 ? dependencies.map((p) => boundText(p, pathChars)) : undefined,
+      ],
+      ["alias", boundOptional(d.alias, nameChars)],
+      ["bus_type", boundOptional(d.address?.["bus-type"], tokenChars)],
+      ["serial", boundOptional(d.address?.serial || undefined, nameChars)],
+    ]);
+  });
 }
 
 const CPU_STATES = [
@@ -163,8 +276,14 @@ type CpuState = (typeof CPU_STATES)[number];
 export type CpuTotals = Partial<Record<CpuState, number>>;
 
 /** Undefined when the guest reported no Linux CPU (a future non-Linux variant). */
-export function cpuTotals(result: ResultOf<"guest-get-cpustats">): CpuTotals | undefined {
-  const cpus = result.filter((c): c is Extract<typeof c, { type: "linux" }> => c.type === "linux");
+export function cpuTotals(
+  result: ResultOf<"guest-get-cpustats">,
+  bounds: GuestBounds,
+  cuts: Cuts,
+): CpuTotals | undefined {
+  const cpus = head(result, bounds.cpus, "cpus", cuts).filter(
+    (c): c is Extract<typeof c, { type: "linux" }> => c.type === "linux",
+  );
   if (cpus.length === 0) return undefined;
   const totals: CpuTotals = {};
   for (const state of CPU_STATES) {

@@ -54,6 +54,22 @@ export type DiskStatus = z.infer<typeof DiskStatus>;
 
 const seconds = z.number().nonnegative();
 
+/**
+ * The lists of a snapshot that can be cut (src/status/guest-bounds.ts), in the snapshot's order:
+ * `addresses` are an interface's, `dependencies` a disk's, `cpus` the per-CPU lists `vcpus` and
+ * `cpu_seconds` are counted from.
+ */
+export const Truncated = z.enum([
+  "interfaces",
+  "addresses",
+  "filesystems",
+  "users",
+  "cpus",
+  "disks",
+  "dependencies",
+]);
+export type Truncated = z.infer<typeof Truncated>;
+
 /** CPU time summed over all CPUs since the guest booted, in seconds (for rates, e.g. Prometheus). */
 export const CpuSeconds = z.strictObject({
   user: seconds,
@@ -96,6 +112,12 @@ export const StatusSnapshot = z.strictObject({
   cpu_pct: z.number().min(0).max(100).optional(),
   cpu_seconds: CpuSeconds.optional(),
   disks: z.array(DiskStatus).optional(),
+  /**
+   * The lists the guest named more entries of than the bounds keep (or that were cut to keep the
+   * snapshot under its size): each holds the first entries, in the agent's order. Absent when nothing
+   * was cut. Names only, no counts: a count that moves would make every poll a change.
+   */
+  truncated: z.array(Truncated).optional(),
 });
 export type StatusSnapshot = z.infer<typeof StatusSnapshot>;
 

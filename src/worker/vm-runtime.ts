@@ -78,6 +78,7 @@ export class VmRuntime {
       connectTimeoutMs: config.agent.connectTimeoutMs,
       syncTimeoutMs: config.agent.syncTimeoutMs,
       maxQueue: config.limits.queueDepth,
+      maxQueueBytes: config.limits.queueBytes,
       maxInFlight: config.agent.maxInFlight,
       maxReplyBytes: config.agent.maxReplyBytes,
       log: this.log,
@@ -102,13 +103,29 @@ export class VmRuntime {
           ? options.guest?.update(snapshot, seconds)
           : options.guest?.remove(this.name),
     });
-    this.agent.onStateChange((state, reason) => {
+    this.agent.onStateChange((state, reason, misbehaviour) => {
       if (state === "online" && this.yieldedTo !== undefined) void this.reclaim();
       const elsewhere = state === "offline" ? options.servedElsewhere(this.name) : undefined;
       if (elsewhere !== undefined) void this.yieldTo(elsewhere);
       if (this.yieldedTo === undefined) {
         void this.publishAvailability();
-        void this.event(state === "online" ? { event: "agent_online" } : { event: "agent_offline", reason });
+        if (misbehaviour) {
+          // Cut off for flooding its channel; the status says `unresponsive` until the cut-off ends.
+          const { lines, bytes, until } = misbehaviour;
+          const retry_at = new Date(until).toISOString();
+          void this.event({
+            event: "agent_unresponsive",
+            reason: misbehaviour.reason,
+            lines,
+            bytes,
+            retry_at,
+          });
+          void this.poller.pollNow().catch(() => {});
+        } else {
+          void this.event(
+            state === "online" ? { event: "agent_online" } : { event: "agent_offline", reason },
+          );
+        }
       }
       options.onAvailability();
     });

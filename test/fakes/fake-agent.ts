@@ -10,7 +10,8 @@
 //   kept and delivered to the next client, as the notes saw on a real VM.
 import { rm } from "node:fs/promises";
 import net from "node:net";
-import { type Fault, line, replyBytes } from "./faults.js";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { type Fault, line, replyBytes, replyPieces } from "./faults.js";
 import { JsonStream, type ParseResult } from "./json-stream.js";
 import {
   type AgentSetup,
@@ -37,6 +38,13 @@ export interface FakeAgentOptions {
   commands?: Record<string, CommandHandler>;
   /** reported enabled:false in guest-info and answered "Command X has been disabled" */
   disabled?: readonly string[];
+}
+
+/** A running flood (see FakeAgent.flood). */
+export interface Flood {
+  /** Bytes handed to the served clients so far. */
+  readonly written: number;
+  stop(): void;
 }
 
 export interface FakeRequest {
@@ -66,6 +74,7 @@ export class FakeAgent {
     resolve: (r: FakeRequest) => void;
     reject: (e: Error) => void;
   }[] = [];
+  private readonly served = new Set<() => void>();
   private active: net.Socket | null = null;
   private accepted = 0;
   private pumping = false;
@@ -145,9 +154,44 @@ export class FakeAgent {
     return new Promise((resolve, reject) => this.waiters.push({ pred, resolve, reject }));
   }
 
+  /**
+   * A guest flooding its channel: `bytes` (whole lines, say) written again and again to whichever client
+   * is served, as fast as it reads them, until stop() (or the agent's). Requests are still answered in
+   * between; a write is never split, so the flood's lines and the replies do not interleave mid-line.
+   */
+  flood(bytes: Buffer | string): Flood {
+    const unit = Buffer.from(bytes);
+    // Many copies per write: one write per line would measure the fake, not the client.
+    const block = Buffer.concat(Array(Math.max(1, Math.floor(16_384 / unit.length))).fill(unit));
+    const state = { written: 0, stopped: false };
+    const run = async (): Promise<void> => {
+      while (!state.stopped && !this.stopped) {
+        const s = this.active;
+        if (!s?.writable) {
+          await new Promise<void>((resolve) => this.served.add(resolve));
+          continue;
+        }
+        state.written += block.length;
+        if (s.write(block)) await nextTurn();
+        else await drainedOrClosed(s);
+      }
+    };
+    void run();
+    return {
+      get written() {
+        return state.written;
+      },
+      stop: () => {
+        state.stopped = true;
+      },
+    };
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const wake of this.served) wake();
+    this.served.clear();
     this.release();
     for (const [timer, wake] of this.timers) {
       clearTimeout(timer);
@@ -178,6 +222,8 @@ export class FakeAgent {
     for (const buf of this.pendingForNext.splice(0)) next.write(buf);
     next.on("data", (data: Buffer) => this.stream.feed(data));
     next.resume();
+    for (const wake of this.served) wake();
+    this.served.clear();
   }
 
   private onClose(socket: net.Socket): void {
@@ -243,12 +289,21 @@ export class FakeAgent {
     const result = await dispatch(this.setup, request);
     if (this.stopped) return;
     const id = request instanceof QDict ? request.map.get("id") : undefined;
-    this.reply(result, fault, id);
+    await this.reply(result, fault, id);
   }
 
-  private reply({ response, delimited }: Dispatched, fault: Fault | undefined, id: QValue | undefined): void {
+  private async reply(
+    { response, delimited }: Dispatched,
+    fault: Fault | undefined,
+    id: QValue | undefined,
+  ): Promise<void> {
     if (fault?.kind === "disconnect") {
       this.active?.destroy(); // the link drops instead of a reply
+      return;
+    }
+    if (fault?.kind === "pieces") {
+      // One write per piece, each flushed before the next: the client reads them as separate chunks.
+      for (const piece of replyPieces(fault.pieces, id)) await this.sendFlushed(piece);
       return;
     }
     const bytes = replyBytes(response, delimited, fault, id);
@@ -274,6 +329,17 @@ export class FakeAgent {
     else this.pendingForNext.push(buf);
   }
 
+  /** send(), then wait until the bytes left (or the client did). */
+  private async sendFlushed(buf: Buffer): Promise<void> {
+    const s = this.active;
+    if (!s?.writable || this.stopped) {
+      this.send(buf);
+      return;
+    }
+    await new Promise<void>((resolve) => s.write(buf, () => resolve()));
+    await nextTurn();
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -283,4 +349,17 @@ export class FakeAgent {
       this.timers.set(timer, resolve);
     });
   }
+}
+
+/** Resolves when the socket can take more, or will never again. */
+function drainedOrClosed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off("drain", done);
+      socket.off("close", done);
+      resolve();
+    };
+    socket.on("drain", done);
+    socket.on("close", done);
+  });
 }

@@ -18,7 +18,17 @@ export type Fault =
   /** the reply with another id (default: number + 1e9, string + "-stale", else "stale") */
   | { kind: "wrong-id"; id?: unknown }
   /** send exactly this line plus "\n" as the reply */
-  | { kind: "raw"; line: string };
+  | { kind: "raw"; line: string }
+  /** the reply `{"return": <json>}` with the request's id kept: a return value written by hand, hostile or not */
+  | { kind: "return"; json: string }
+  /** these bytes first (lines nobody asked for, garbage), then the normal reply */
+  | { kind: "preface"; bytes: Buffer | string }
+  /**
+   * these pieces instead of the reply, each in a write of its own (a reply split anywhere, garbage
+   * between lines): given as they are, with "$ID" in a string piece standing for the request's id, or
+   * built from that id (its JSON text, "null" without one)
+   */
+  | { kind: "pieces"; pieces: readonly (Buffer | string)[] | ((id: string) => readonly Buffer[]) };
 
 /** What goes on the wire for a dispatched request under a fault (null: nothing). */
 export function replyBytes(
@@ -34,6 +44,14 @@ export function replyBytes(
       return Buffer.from(`${fault.line}\n`);
     case "oversize":
       return oversizeLine(fault.bytes, id);
+    case "return":
+      return Buffer.from(`{"return": ${fault.json}${id === undefined ? "" : `, "id": ${toJson(id)}`}}\n`);
+    case "preface": {
+      const reply = response && line(response, delimited);
+      return Buffer.concat([Buffer.from(fault.bytes), ...(reply ? [reply] : [])]);
+    }
+    case "pieces":
+      return Buffer.concat(replyPieces(fault.pieces, id));
     case "wrong-id": {
       const r = response ?? QDict.of({ return: new QDict() });
       r.map.set("id", staleId(fault.id, id));
@@ -42,6 +60,18 @@ export function replyBytes(
     default:
       return response && line(response, delimited);
   }
+}
+
+/** The pieces of a `pieces` fault, each one write, with the request's id filled in. */
+export function replyPieces(
+  pieces: readonly (Buffer | string)[] | ((id: string) => readonly Buffer[]),
+  id: QValue | undefined,
+): Buffer[] {
+  const idJson = id === undefined ? "null" : toJson(id);
+  if (typeof pieces === "function") return [...pieces(idJson)];
+  return pieces.map((piece) =>
+    typeof piece === "string" ? Buffer.from(piece.replaceAll("$ID", idJson)) : Buffer.from(piece),
+  );
 }
 
 export function line(response: QDict, delimited = false): Buffer {

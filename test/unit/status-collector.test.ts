@@ -21,6 +21,7 @@ type Handler = () => unknown;
 /** The client as the collector sees it, answering from handlers in-process (the socket is tested elsewhere). */
 class StubAgent implements StatusAgent {
   frozen = false;
+  misbehaviour: StatusAgent["misbehaviour"] = undefined;
   capabilities: AgentCapabilities | undefined;
   readonly asked: string[] = [];
   private readonly listeners = new Set<(state: AgentState, reason: string | undefined) => void>();

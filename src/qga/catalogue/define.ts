@@ -21,6 +21,11 @@ export interface CommandSpec<A extends z.ZodType = z.ZodType, R extends z.ZodTyp
   readonly readOnly: boolean;
   /** One line, for docs and `unknown_command` hints. */
   readonly description: string;
+  /**
+   * Its arguments may be secrets (passwords, keys): an argument error names the member and what it must
+   * be, never the value given.
+   */
+  readonly secretArgs?: boolean;
 }
 
 // An identity function: it exists so each area file gets its specs' exact schema types inferred.

@@ -27,6 +27,7 @@ export const guestSshAddAuthorizedKeys = defineCommand({
   replies: true,
   allowedWhileFrozen: false,
   readOnly: false,
+  secretArgs: true,
   description: "Append public keys to a guest user's authorized_keys (reset: replace the file's keys).",
 });
 
@@ -38,5 +39,6 @@ export const guestSshRemoveAuthorizedKeys = defineCommand({
   replies: true,
   allowedWhileFrozen: false,
   readOnly: false,
+  secretArgs: true,
   description: "Remove public keys from a guest user's authorized_keys; absent keys are not an error.",
 });

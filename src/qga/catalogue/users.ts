@@ -35,5 +35,6 @@ export const guestSetUserPassword = defineCommand({
   replies: true,
   allowedWhileFrozen: false,
   readOnly: false,
+  secretArgs: true,
   description: "Set a guest user's password (base64; crypted says whether it is already crypt()ed).",
 });

@@ -7,20 +7,27 @@
 # The Node the image runs is the Node CI tests on (.ci/run runs the suite on node@24 too).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Stage 1: compile TypeScript with the dev dependencies.
+# Stage 1: compile TypeScript with the dev dependencies (tsc needs no install script).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build
 
-# Stage 2: production dependencies only (no tsx, TypeScript, biome), without install scripts: none need one.
+# Stage 2: production dependencies only (no tsx, TypeScript, biome). Install scripts run for one package:
+# better-sqlite3 (the request journal), which fetches its prebuilt binary for this Node or, where that
+# cannot be fetched, compiles it (hence the compiler here, not in the image that runs).
 FROM ${NODE_IMAGE} AS deps
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm rebuild better-sqlite3 \
+ && npm cache clean --force
 
 # Stage 3: what runs.
 FROM ${NODE_IMAGE} AS runtime
@@ -41,7 +48,11 @@ WORKDIR /app
 # Traffic that heavy is rare; many idle VMs are not. `-e NODE_OPTIONS=` gives the default back.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=4 \
-    QGA_MQTT_HTTP_LISTEN=127.0.0.1:9883
+    QGA_MQTT_HTTP_LISTEN=127.0.0.1:9883 \
+    QGA_MQTT_STATE_DIR=/var/lib/qga-mqtt
+# The request journal's folder: a volume (compose.yaml), so that it outlives the container.
+RUN mkdir -p /var/lib/qga-mqtt && chown qga:qga /var/lib/qga-mqtt && chmod 0700 /var/lib/qga-mqtt
+VOLUME ["/var/lib/qga-mqtt"]
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 # package.json: the worker reads its version there; config/: the example configurations.

@@ -149,7 +149,20 @@ const Limits = z.strictObject({
     .max(64 * 1024 * 1024)
     .default(256 * 1024),
   maxDepth: z.number().int().min(2).max(256).default(16),
-  queueDepth: z.number().int().min(1).max(10_000).default(64),
+  queueDepth: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(10_000)
+    .describe("commands waiting per VM before `busy` (each also waits no longer than its own timeout)"),
+  queueBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(1024 * 1024 * 1024)
+    .default(16 * 1024 * 1024)
+    .describe("what the commands waiting for one VM may hold, all together (arguments and ~512 bytes each)"),
   defaultTimeoutSeconds: z.number().min(0.1).max(3600).default(30),
   maxTimeoutSeconds: z.number().min(0.1).max(86_400).default(300),
   execOutputBytes: z

@@ -22,6 +22,8 @@ export interface MosquittoOptions {
   allowAnonymous?: boolean;
   /** Keep retained messages and sessions across restart(); off by default, as brokers often run. */
   persistence?: boolean;
+  /** More lines of mosquitto.conf (e.g. the queue limits a test needs). */
+  extraConfig?: readonly string[];
 }
 
 export interface Mosquitto {
@@ -186,6 +188,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       "log_type information",
       `allow_anonymous ${options.allowAnonymous ?? Object.keys(users).length === 0}`,
     ];
+    lines.push(...(options.extraConfig ?? []));
     // As root, mosquitto switches to the `mosquitto` user, which cannot read this private temp folder.
     if (process.getuid?.() === 0) lines.push("user root");
     let first = true;

@@ -1,9 +1,11 @@
 /**
- * `npm run soak -- --minutes N [--vms V] [--rate R]`: the worker under faults for N minutes. Fake agents
- * with random faults (delays, garbage, disconnects, oversize replies), a real mosquitto (persistent) that
- * is restarted now and then, and a load generator that checks every reply against what it sent. Each
- * request reads a "file" whose handle is the request's number, so the agents can tell a request that ran
- * twice. Ends with a report; exits 1 if any request was lost or ran twice.
+ * `npm run soak -- --minutes N [--vms V] [--rate R] [--kill-every S]`: the worker under faults for N
+ * minutes. Fake agents with random faults (delays, garbage, disconnects, oversize replies), a real
+ * mosquitto (persistent) that is restarted now and then, the worker killed (SIGKILL) and started again
+ * every S seconds, and a load generator that checks every reply against what it sent and, as a fleet
+ * script would, sends a request again with the same id when no reply came. Each request reads a "file"
+ * whose handle is the request's number, so the agents can tell a request that ran twice. Ends with a
+ * report; exits 1 if any request was lost or ran twice.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -12,18 +14,20 @@ import { parseArgs } from "node:util";
 import mqtt from "mqtt";
 import { FakeAgent, type Fault } from "../test/fakes/fake-agent.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
-import { startWorker } from "../test/helpers/worker-process.js";
+import { startWorker, type WorkerProcess } from "../test/helpers/worker-process.js";
 
 const { values } = parseArgs({
   options: {
     minutes: { type: "string", default: "1" },
     vms: { type: "string", default: "20" },
     rate: { type: "string", default: "100" },
+    "kill-every": { type: "string", default: "120" },
   },
 });
 const minutes = Number(values.minutes);
 const vmCount = Number(values.vms);
 const rate = Number(values.rate);
+const killEveryMs = Number(values["kill-every"]) * 1000;
 const base = "soak";
 const dir = await mkdtemp(path.join(os.tmpdir(), "qga-soak-"));
 const broker = await startMosquitto({ persistence: true });
@@ -45,15 +49,18 @@ for (let i = 0; i < vmCount; i++) {
     }),
   );
 }
-const worker = await startWorker(dir, {
-  worker: { id: "soak" },
-  mqtt: { url: broker.url, baseTopic: base },
-  vms: agents.map((agent, i) => ({ name: `vm${i}`, socket: agent.path })),
-  policy: { default: ["read", "files"] },
-  limits: { defaultTimeoutSeconds: 5, queueDepth: 1000 },
-  agent: { maxReplyBytes: 65536, syncTimeoutMs: 1000 },
-  status: { intervalSeconds: 10 },
-});
+// The same folder at every start: the worker's request journal (in it) outlives a kill.
+const startSoakWorker = () =>
+  startWorker(dir, {
+    worker: { id: "soak" },
+    mqtt: { url: broker.url, baseTopic: base },
+    vms: agents.map((agent, i) => ({ name: `vm${i}`, socket: agent.path })),
+    policy: { default: ["read", "files"] },
+    limits: { defaultTimeoutSeconds: 5 },
+    agent: { maxReplyBytes: 65536, syncTimeoutMs: 1000 },
+    status: { intervalSeconds: 10 },
+  });
+let worker: WorkerProcess = await startSoakWorker();
 const rss = async (): Promise<number> => {
   const status = await readFile(`/proc/${worker.process.pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
@@ -88,16 +95,38 @@ const faults: Fault[] = [
 const deadline = Date.now() + minutes * 60_000;
 let sent = 0;
 let restarts = 0;
+let kills = 0;
+let retries = 0;
 let nextRestart = Date.now() + 20_000;
-console.error(`soak: ${minutes} min, ${vmCount} VMs, ${rate} requests/s, mosquitto restarted every 20 s`);
+let nextKill = Date.now() + killEveryMs;
+console.error(
+  `soak: ${minutes} min, ${vmCount} VMs, ${rate} requests/s, mosquitto restarted every 20 s, the worker killed every ${killEveryMs / 1000} s`,
+);
+// A request without a reply this long after it was last sent is sent again, with its id: the worker's
+// timeout (5 s), the trip, and a restart's wait.
+const RETRY_AFTER_MS = 10_000;
+const lastSent = new Map<number, number>();
+const publish = (n: number): void => {
+  lastSent.set(n, Date.now());
+  const payload = JSON.stringify({ id: `r${n}`, args: { handle: n } });
+  void client
+    .publishAsync(`${base}/vm${n % vmCount}/cmd/guest-file-read`, payload, { qos: 1 })
+    .catch(() => {});
+};
+const retryUnanswered = (): void => {
+  const due = Date.now() - RETRY_AFTER_MS;
+  for (const [n, at] of lastSent) {
+    if (replies.has(n)) lastSent.delete(n);
+    else if (at < due) {
+      retries++;
+      publish(n);
+    }
+  }
+};
 while (Date.now() < deadline) {
   const tickStart = Date.now();
-  for (let i = 0; i < rate / 10; i++) {
-    const n = ++sent;
-    const vm = n % vmCount;
-    const payload = JSON.stringify({ id: `r${n}`, args: { handle: n } });
-    void client.publishAsync(`${base}/vm${vm}/cmd/guest-file-read`, payload, { qos: 1 }).catch(() => {});
-  }
+  for (let i = 0; i < rate / 10; i++) publish(++sent);
+  retryUnanswered();
   if (Math.random() < 0.2) {
     const agent = agents[Math.floor(Math.random() * agents.length)]!;
     agent.fault("guest-file-read", faults[Math.floor(Math.random() * faults.length)]!);
@@ -107,11 +136,22 @@ while (Date.now() < deadline) {
     restarts++;
     nextRestart = Date.now() + 20_000;
   }
+  if (Date.now() > nextKill) {
+    const exited = new Promise((resolve) => worker.process.once("exit", resolve));
+    worker.process.kill("SIGKILL");
+    await exited;
+    worker = await startSoakWorker();
+    kills++;
+    nextKill = Date.now() + killEveryMs;
+  }
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, 100 - (Date.now() - tickStart))));
 }
-// Every request has its reply, or 30 s pass.
+// Every request has its reply (sent again where none came), or 30 s pass.
 const settle = Date.now() + 30_000;
-while (replies.size < sent && Date.now() < settle) await new Promise((resolve) => setTimeout(resolve, 200));
+while (replies.size < sent && Date.now() < settle) {
+  retryUnanswered();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
 const rssEnd = await rss();
 
 const byCode = new Map<string, number>();
@@ -127,6 +167,8 @@ const report = {
   minutes,
   vms: vmCount,
   brokerRestarts: restarts,
+  workerKills: kills,
+  retries,
   sent,
   replied: replies.size,
   lost,

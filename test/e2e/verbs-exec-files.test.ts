@@ -160,3 +160,31 @@ test("paths and programs outside the restrictions are forbidden", { skip }, asyn
   assert.equal((program.error as Record<string, unknown>).code, "forbidden");
   assert.ok(vm.running);
 });
+
+test("raw guest-exec and guest-file-* are held to the same restrictions as the verbs", {
+  skip,
+}, async (t) => {
+  const program = await request("guest-exec", { args: { path: "/sbin/poweroff" } });
+  t.diagnostic(JSON.stringify(program));
+  assert.equal((program.error as Record<string, unknown>).code, "forbidden");
+  const outside = await request("guest-file-open", { args: { path: "/data/../etc/passwd", mode: "r" } });
+  assert.equal((outside.error as Record<string, unknown>).code, "forbidden");
+  const preload = await request("guest-exec", {
+    args: { path: "/bin/echo", env: ["LD_PRELOAD=/data/x.so"] },
+  });
+  assert.equal((preload.error as Record<string, unknown>).code, "forbidden");
+  const bashEnv = await request("exec", {
+    args: { path: "/bin/echo", env: ["BASH_ENV=/dev/stdin"], stdin: "id\n" },
+  });
+  assert.equal((bashEnv.error as Record<string, unknown>).code, "forbidden");
+  // A handle the agent never gave this worker for an allowed path: refused before the guest.
+  const guessed = await request("guest-file-read", { args: { handle: 1, count: 16 } });
+  assert.equal((guessed.error as Record<string, unknown>).code, "forbidden");
+  // Within the restrictions the raw commands work, on the real agent.
+  await request("write-file", { args: { path: "/data/raw.txt", content: "raw\n" } });
+  const handle = result(await request("guest-file-open", { args: { path: "/data/raw.txt", mode: "r" } }));
+  const read = result(await request("guest-file-read", { args: { handle, count: 16 } }));
+  assert.equal(Buffer.from(String(read["buf-b64"]), "base64").toString(), "raw\n");
+  result(await request("guest-file-close", { args: { handle } }));
+  assert.ok(vm.running);
+});

@@ -58,6 +58,16 @@ function membersOf(set: PolicySetName): string[] {
   return [...verbs, ...commands];
 }
 
+/** The named set a command or verb belongs to (`all` for the commands only `all` allows). */
+export function setOf(command: string): PolicySetName {
+  if (isVerbName(command)) return VERB_SETS[command];
+  if (lookupCommand(command)?.readOnly) return "read";
+  for (const [set, names] of Object.entries(RAW_SETS)) {
+    if ((names as readonly string[]).includes(command)) return set as PolicySetName;
+  }
+  return "all";
+}
+
 /** Whether a command or verb only reads (the `read` set): such commands are logged at debug, not info. */
 export function isReadOnly(command: string): boolean {
   if (isVerbName(command)) return VERB_SETS[command] === "read";
@@ -129,6 +139,13 @@ export class Policy {
       this.unions.set(key, union);
     }
     return union;
+  }
+
+  /** The configuration keys that decide what `vm` may run: its own entry, its groups', or the default. */
+  decidedBy(vm: string, groups: readonly string[]): string[] {
+    if (Object.hasOwn(this.config.vms, vm)) return [`policy.vms.${vm}`];
+    const grouped = groups.filter((group) => Object.hasOwn(this.config.groups, group));
+    return grouped.length > 0 ? grouped.map((group) => `policy.groups.${group}`) : ["policy.default"];
   }
 
   allows(vm: string, groups: readonly string[], command: string): boolean {

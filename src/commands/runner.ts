@@ -9,7 +9,7 @@ import { describeIssues } from "../qga/validation.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
 import { DedupeWindow } from "./dedupe.js";
 import type { JournalRecord, RequestJournal } from "./journal.js";
-import { isReadOnly, isReservedCommand, isVerbName, type Policy, VERB_SETS } from "./policy.js";
+import { isReadOnly, isReservedCommand, isVerbName, type Policy, setOf, VERB_SETS } from "./policy.js";
 import { parseRequest, type Request } from "./request.js";
 import { findRequestId } from "./request-id.js";
 import type { RequestAgent } from "./restricted-agent.js";
@@ -210,10 +210,12 @@ export class CommandRunner {
       );
     }
     if (!this.options.policy.allows(target.vm, target.groups, command)) {
-      const set = isVerbName(command) ? VERB_SETS[command] : undefined;
+      const set = setOf(command);
+      const keys = this.options.policy.decidedBy(target.vm, target.groups).join(" or ");
       throw new WorkerError(
         "forbidden",
-        `the policy does not allow ${command} on ${target.vm}${set ? ` (it is in the "${set}" set)` : ""}`,
+        `the policy does not allow ${command} on ${target.vm} (it is in the "${set}" set; ` +
+          `${keys} decides for ${target.vm}: add ${set === "all" ? command : `"${set}" or ${command}`} there)`,
       );
     }
   }

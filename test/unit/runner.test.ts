@@ -165,3 +165,23 @@ test("a command that changes the guest is logged at info, a read at debug (reads
     ["guest-fsfreeze-thaw", 30],
   ]);
 });
+
+test("a forbidden command names its set and the configuration key that decides, verb or raw", async () => {
+  const { target: t } = target(async () => ({}));
+  const r = runner();
+  const forbidden = async (command: string) => {
+    const reply = await r.handle(t, { command, payload: Buffer.alloc(0), retain: false });
+    assert.equal(reply.error?.code, "forbidden");
+    return reply.error?.message ?? "";
+  };
+  // Before: a raw command got no set at all ("the policy does not allow guest-exec on vm1").
+  assert.match(
+    await forbidden("guest-exec"),
+    /"exec" set; policy\.default decides for vm1: add "exec" or guest-exec there/,
+  );
+  assert.match(await forbidden("reboot"), /"power" set; policy\.default decides/);
+  assert.match(
+    await forbidden("guest-set-vcpus"),
+    /"all" set; policy\.default decides for vm1: add guest-set-vcpus there/,
+  );
+});

@@ -191,12 +191,7 @@ export class App {
  */
 export function sourcesOf(config: Config, log?: Logger): FleetSources {
   const { discovery } = config;
-  const configured =
-    config.vms.length > 0 ||
-    discovery.globs.length > 0 ||
-    discovery.proxmox.enabled ||
-    discovery.libvirt.enabled;
-  if (configured) {
+  if (sourcesConfigured(config)) {
     return {
       vms: config.vms,
       globs: discovery.globs,
@@ -213,6 +208,17 @@ export function sourcesOf(config: Config, log?: Logger): FleetSources {
     proxmox: { ...discovery.proxmox, enabled: proxmox },
     libvirt: { config: { ...discovery.libvirt, enabled: libvirt } },
   };
+}
+
+/** Whether the configuration names any VM source; if not, run uses the defaults (see sourcesOf). */
+export function sourcesConfigured(config: Config): boolean {
+  const { discovery } = config;
+  return (
+    config.vms.length > 0 ||
+    discovery.globs.length > 0 ||
+    discovery.proxmox.enabled ||
+    discovery.libvirt.enabled
+  );
 }
 
 /**

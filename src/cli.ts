@@ -1,14 +1,15 @@
-import { parseArgs } from "node:util";
-import { z } from "zod";
+import pino from "pino";
 import { runCall, runList, runWatch } from "./caller/commands.js";
 import { EXIT } from "./caller/render.js";
 import { parseTarget } from "./caller/target.js";
+import { type CommandLine, parseCommandLine, UsageError } from "./cli-args.js";
+import { COMMANDS, helpText } from "./cli-commands.js";
 import { envSettings } from "./config/env.js";
+import { configJsonSchema } from "./config/json-schema.js";
 import { ConfigError, loadConfig } from "./config/load.js";
-import { Config } from "./config/schema.js";
 import { createLogger } from "./log.js";
+import { chooseLogFormat } from "./log-format.js";
 import { PublishRefusedError } from "./mqtt/publish-refusal.js";
-import { redactUrl } from "./net/redact-url.js";
 import { packageVersion } from "./version.js";
 
 export interface CliIo {
@@ -18,47 +19,31 @@ export interface CliIo {
   readonly stderr: (text: string) => void;
   /** Whether stderr is a terminal (progress lines go there). */
   readonly stderrIsTty?: boolean;
+  /** Whether stdout is a terminal (the log is then pretty unless log.format says otherwise). */
+  readonly stdoutIsTty?: boolean;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   readonly stopSignal: Promise<string>;
 }
 
-const USAGE = `qga-mqtt: the QEMU guest agents of this host's VMs, over MQTT
-
-Usage:
-  qga-mqtt run [--config FILE]            run the worker (the default command)
-  qga-mqtt check-config [--config FILE]   validate the configuration and list the VMs it would serve
-  qga-mqtt call <vm|group:NAME|all> <command> [--args JSON] [--timeout S] [--json]
-                                          send one request, print every reply; exit 0 all ok, 1 some
-                                          failed, 3 some expected VM did not reply, 4 no broker
-  qga-mqtt list [--json]                  the fleet, from the workers' retained info
-  qga-mqtt watch [vm] [--json]            status, availability and events as they come (Ctrl-C stops)
-  qga-mqtt schema                         print the configuration's JSON Schema (for editors)
-  qga-mqtt env                            list the QGA_MQTT_* environment variables
-  qga-mqtt --version | --help
-
-The configuration file is --config, else $QGA_MQTT_CONFIG, else none (defaults + environment).
-call, list and watch use its broker settings (mqtt.*); --url overrides mqtt.url.
-`;
-
 /** Runs one CLI command; resolves with the process exit code. */
 export async function runCli(io: CliIo): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
+  let line: CommandLine;
   try {
-    parsed = parse(io.argv);
+    line = parseCommandLine(io.argv, io.env.npm_lifecycle_event);
   } catch (error) {
-    io.stderr(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(usageErrorText(error));
+    return EXIT.usage;
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout(USAGE);
+  const { command, operands, values } = line;
+  if (line.help) {
+    io.stdout(helpText());
     return 0;
   }
-  if (values.version) {
+  if (line.version) {
     io.stdout(`${packageVersion()}\n`);
     return 0;
   }
-  const command = positionals[0] ?? "run";
   const file = values.config ?? (io.env.QGA_MQTT_CONFIG || undefined);
   try {
     switch (command) {
@@ -69,18 +54,13 @@ export async function runCli(io: CliIo): Promise<number> {
       case "call":
       case "list":
       case "watch":
-        return await fleetCommand(command, positionals.slice(1), values, file, io);
+        return await fleetCommand(command, operands, values, file, io);
       case "schema":
-        io.stdout(
-          `${JSON.stringify(z.toJSONSchema(Config, { io: "input", unrepresentable: "any" }), null, 2)}\n`,
-        );
+        io.stdout(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
         return 0;
       case "env":
         for (const s of envSettings()) io.stdout(`${s.variable}  (${s.path.join(".")}, ${s.type})\n`);
         return 0;
-      default:
-        io.stderr(`unknown command "${command}"\n\n${USAGE}`);
-        return 2;
     }
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -91,25 +71,16 @@ export async function runCli(io: CliIo): Promise<number> {
   }
 }
 
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      help: { type: "boolean", short: "h" },
-      args: { type: "string" },
-      timeout: { type: "string" },
-      json: { type: "boolean" },
-      url: { type: "string" },
-      version: { type: "boolean", short: "V" },
-    },
-  });
+/** The problem, the command's usage line, and where the rest is: not the whole help, which would bury it. */
+function usageErrorText(error: UsageError): string {
+  const usage = error.command ? `usage: ${COMMANDS[error.command].usage}\n` : "";
+  return `qga-mqtt: ${error.message}\n${usage}(qga-mqtt --help lists every command and option)\n`;
 }
 
 async function run(file: string | undefined, io: CliIo): Promise<number> {
   const loaded = await loadConfig(file, io.env);
-  const log = createLogger(loaded.config.log.level);
+  const { level, format } = loaded.config.log;
+  const log = createLogger(level, undefined, chooseLogFormat(format, io.stdoutIsTty === true));
   log.info(
     { version: packageVersion(), config: loaded.file ?? "(none)", fromEnv: loaded.fromEnv },
     "qga-mqtt starting",
@@ -135,12 +106,20 @@ async function run(file: string | undefined, io: CliIo): Promise<number> {
 
 async function checkConfig(file: string | undefined, io: CliIo): Promise<number> {
   const { config } = await loadConfig(file, io.env);
-  const [{ Policy }, { resolveSources }, { scan }, { restrictionFor }, report] = await Promise.all([
+  const [
+    { Policy },
+    { resolveSources, sourcesConfigured },
+    { scan },
+    { restrictionFor },
+    report,
+    sourcesReport,
+  ] = await Promise.all([
     import("./commands/policy.js"),
     import("./app.js"),
     import("./fleet/scan.js"),
     import("./commands/restrictions.js"),
     import("./commands/restriction-report.js"),
+    import("./sources-report.js"),
   ]);
   const policy = new Policy(config.policy);
   const { sources, libvirt } = resolveSources(config);
@@ -148,9 +127,16 @@ async function checkConfig(file: string | undefined, io: CliIo): Promise<number>
   const problems = [...policy.problems, ...found.problems];
   io.stdout(`configuration: ${file ?? "(none: defaults and environment)"}\n`);
   // Only the URL of the mqtt settings is shown, without its password; the other secrets never are.
-  const broker = config.mqtt.url === undefined ? "(local or embedded)" : redactUrl(config.mqtt.url);
-  io.stdout(`worker ${config.worker.id}, broker ${broker}, base topic ${config.mqtt.baseTopic}\n`);
-  io.stdout(`VMs (${found.vms.length}):\n`);
+  const broker = sourcesReport.describeBroker(config);
+  io.stdout(`worker ${config.worker.id}, base topic ${config.mqtt.baseTopic}\nbroker ${broker}\n`);
+  // What run would watch, so that "VMs (0)" on a host whose VMs are not up yet is not read as "nothing".
+  const configured = sourcesConfigured(config);
+  for (const line of sourcesReport.describeSources(sources, configured, config.discovery.rescanSeconds)) {
+    io.stdout(`${line}\n`);
+  }
+  io.stdout(
+    `VMs found now (${found.vms.length}):${found.vms.length === 0 ? " none yet; run keeps watching the sources above" : ""}\n`,
+  );
   const warnings = new Set<string>();
   for (const vm of found.vms) {
     const connection = vm.connection === "hold" ? "hold" : `linger ${vm.connection.linger} ms`;
@@ -170,34 +156,32 @@ async function checkConfig(file: string | undefined, io: CliIo): Promise<number>
   return 0;
 }
 
-type Values = ReturnType<typeof parse>["values"];
-
 /** call, list and watch: clients of the fleet, with the configuration's broker settings. */
 async function fleetCommand(
   command: string,
-  operands: string[],
-  values: Values,
+  operands: readonly string[],
+  values: CommandLine["values"],
   file: string | undefined,
   io: CliIo,
 ): Promise<number> {
   const env = values.url ? { ...io.env, QGA_MQTT_MQTT_URL: values.url } : io.env;
   const { config } = await loadConfig(file, env);
-  const log = createLogger(io.env.QGA_MQTT_LOG_LEVEL ?? "warn");
+  // The fleet commands' stdout is their output (a table, JSON lines for scripts): their log goes to stderr.
+  const format = chooseLogFormat(config.log.format, io.stderrIsTty === true);
+  const stderr = pino.destination({ fd: 2, sync: true });
+  const log = createLogger(io.env.QGA_MQTT_LOG_LEVEL ?? "warn", stderr, format);
   const json = values.json ?? false;
   const out = { stdout: io.stdout, stderr: io.stderr, progress: io.stderrIsTty === true };
   try {
     if (command === "list") return await runList(config, json, out, log);
     if (command === "watch") return await runWatch(config, operands[0], json, out, log, io.stopSignal);
-    const [targetText, name] = operands;
-    if (!targetText || !name) {
-      io.stderr(`usage: qga-mqtt call <vm|group:NAME|all> <command> [--args JSON] [--timeout S] [--json]\n`);
-      return EXIT.usage;
-    }
+    // Two operands: parseCommandLine counted them.
+    const [targetText = "", name = ""] = operands;
     const args = values.args === undefined ? undefined : parseArgsJson(values.args);
     const timeoutSeconds =
       values.timeout === undefined ? config.limits.defaultTimeoutSeconds : Number(values.timeout);
     if (!(timeoutSeconds > 0))
-      throw new UsageError(`--timeout must be a positive number of seconds, not "${values.timeout}"`);
+      throw new UsageError(`--timeout must be a positive number of seconds, not "${values.timeout}"`, "call");
     return await runCall(
       config,
       { target: parseTarget(targetText), command: name, ...(args ? { args } : {}), timeoutSeconds },
@@ -206,7 +190,12 @@ async function fleetCommand(
       log,
     );
   } catch (error) {
-    if (error instanceof UsageError || error instanceof TypeError) {
+    if (error instanceof UsageError) {
+      io.stderr(usageErrorText(error));
+      return EXIT.usage;
+    }
+    // parseTarget's refusal of a target that is no VM, group or `all`.
+    if (error instanceof TypeError) {
       io.stderr(`${error.message}\n`);
       return EXIT.usage;
     }
@@ -218,16 +207,14 @@ async function fleetCommand(
   }
 }
 
-class UsageError extends Error {}
-
 function parseArgsJson(text: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--args must be a JSON object: ${(error as Error).message}`);
+    throw new UsageError(`--args must be a JSON object: ${(error as Error).message}`, "call");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new UsageError("--args must be a JSON object");
+    throw new UsageError("--args must be a JSON object", "call");
   return value as Record<string, unknown>;
 }

@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { type LogFormat, prettyStream } from "./log-format.js";
 import { redactUrl } from "./net/redact-url.js";
 
 /**
@@ -30,7 +31,15 @@ function censor(value: unknown, path: string[]): unknown {
   return typeof value === "string" ? redactUrl(value) : "[redacted]";
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+/**
+ * The logger, into `destination` (default stdout) in `format` (default JSON, the format of every line
+ * before there was a choice; see log-format.ts).
+ */
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  format: LogFormat = "json",
+): Logger {
   return pino(
     {
       level,
@@ -38,6 +47,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       redact: { paths: [...REDACTED_PATHS, ...URL_PATHS], censor },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    format === "pretty" ? prettyStream(destination) : destination,
   );
 }

@@ -8,6 +8,17 @@ const stopSignal = new Promise<string>((resolve) => {
   }
 });
 
+// A reader that has gone (`qga-mqtt env | head -1`) closes the pipe: the rest of the output has no reader,
+// so the process ends, quietly and with 0, as `yes | head -1` does, instead of dying of an unhandled EPIPE
+// with a stack trace. (The worker's log does not go through these streams: pino's destination stops
+// writing on EPIPE by itself and the worker runs on.)
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
+}
+
 runCli({
   argv: process.argv.slice(2),
   env: process.env,
@@ -15,6 +26,7 @@ runCli({
   stderr: (text) => process.stderr.write(text),
   stopSignal,
   stderrIsTty: process.stderr.isTTY === true,
+  stdoutIsTty: process.stdout.isTTY === true,
 }).then(
   (code) => {
     process.exitCode = code;

@@ -1,21 +1,10 @@
-import { randomBytes } from "node:crypto";
-import { z } from "zod";
 import type { FleetCensus, InventoryVm } from "../inventory/census.js";
 import type { IncomingMessage } from "../mqtt/bus.js";
 import type { CallerConnection } from "./connect.js";
-import { type CallTarget, commandTopic, expectedVms } from "./target.js";
+import { type CallReply, outgoingRequest } from "./request.js";
+import { type CallTarget, expectedVms } from "./target.js";
 
-/** A reply as the workers publish it (commands/runner.ts); parsed loosely: the client only reads these. */
-export const CallReply = z.looseObject({
-  id: z.string().optional(),
-  vm: z.string(),
-  command: z.string(),
-  ok: z.boolean(),
-  result: z.unknown().optional(),
-  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
-  ms: z.number().optional(),
-});
-export type CallReply = z.infer<typeof CallReply>;
+export { CallReply } from "./request.js";
 
 export interface CallRequest {
   readonly target: CallTarget;
@@ -46,8 +35,8 @@ const TRANSPORT_MARGIN_MS = 2_000;
 
 /**
  * Sends one request (to a VM, a group or all) and collects the replies until every expected VM has
- * answered or the deadline passes. MQTT 5: the replies come to this client's own response topic with the
- * request's correlation data. MQTT 3.1.1: they come on the VMs' reply topics, matched by the request id.
+ * answered or the deadline passes; how replies are recognised depends on the protocol version in use
+ * (see request.ts).
  */
 export async function call(
   connection: CallerConnection,
@@ -55,11 +44,14 @@ export async function call(
   request: CallRequest,
   onReply: (reply: CallReply, outcome: { received: number; expected: number }) => void = () => {},
 ): Promise<CallOutcome> {
-  const { bus, topics } = connection;
-  const id = `${connection.id}-${randomBytes(4).toString("hex")}`;
-  const v5 = bus.protocolVersion === 5;
-  const replyTopic = v5 ? topics.callerReplies() : topics.everyReply(request.command);
-  const correlation = Buffer.from(id);
+  const { bus } = connection;
+  const outgoing = outgoingRequest(
+    connection,
+    request.target,
+    request.command,
+    request.timeoutSeconds,
+    request.args,
+  );
   const inventory = census.vms();
   const unreachable = unreachableVms(expectedVms(request.target, inventory), inventory);
   const gone = new Set(unreachable.map((entry) => entry.vm));
@@ -71,14 +63,8 @@ export async function call(
     finish = resolve;
   });
   const accept = (message: IncomingMessage): void => {
-    if (
-      v5
-        ? message.topic !== replyTopic || !message.correlationData?.equals(correlation)
-        : !topics.isReply(message.topic, request.command)
-    )
-      return;
-    const reply = parseReply(message.payload);
-    if (!reply || reply.id !== id || replies.has(reply.vm)) return;
+    const reply = outgoing.replyIn(message);
+    if (!reply || replies.has(reply.vm)) return;
     replies.set(reply.vm, reply);
     onReply(reply, { received: replies.size, expected: expected.length });
     if (expected.length > 0 && expected.every((vm) => replies.has(vm))) finish();
@@ -89,16 +75,8 @@ export async function call(
   bus.onMessage((message) => {
     if (!census.offer(message)) accept(message);
   });
-  await bus.subscribe([replyTopic]);
-  const payload = JSON.stringify({
-    id,
-    ...(request.args ? { args: request.args } : {}),
-    timeout: request.timeoutSeconds,
-  });
-  await bus.publish(commandTopic(topics, request.target, request.command), payload, {
-    qos: 1,
-    ...(v5 ? { responseTopic: replyTopic, correlationData: correlation } : {}),
-  });
+  await bus.subscribe([outgoing.replyFilter]);
+  await bus.publish(outgoing.topic, outgoing.payload, outgoing.options);
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     complete,
@@ -116,19 +94,10 @@ export async function call(
 }
 
 /** The VMs of `vms` that the inventory lists only on workers whose state is `offline`. */
-function unreachableVms(vms: readonly string[], inventory: readonly InventoryVm[]): Unreachable[] {
+export function unreachableVms(vms: readonly string[], inventory: readonly InventoryVm[]): Unreachable[] {
   return vms.flatMap((vm) => {
     const servers = inventory.filter((entry) => entry.name === vm);
     if (servers.length === 0 || servers.some((entry) => entry.worker_state !== "offline")) return [];
     return [{ vm, worker: servers[0]!.worker }];
   });
-}
-
-function parseReply(payload: Buffer): CallReply | undefined {
-  try {
-    const reply = CallReply.safeParse(JSON.parse(payload.toString("utf8")));
-    return reply.success ? reply.data : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -30,7 +30,7 @@ export function jsonLines(outcome: CallOutcome, command: string, timeoutSeconds:
   return [...outcome.replies, ...silent, ...gone].map((line) => `${JSON.stringify(line)}\n`).join("");
 }
 
-function workerOfflineMessage(vm: string, worker: string): string {
+export function workerOfflineMessage(vm: string, worker: string): string {
   return `the worker ${worker} that serves ${vm} is offline (stopped, or gone: its last will); the request was not sent to it`;
 }
 

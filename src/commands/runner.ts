@@ -7,6 +7,7 @@ import { commandNames, lookupCommand } from "../qga/catalogue/index.js";
 import { approximateJsonBytes } from "../qga/json-size.js";
 import { describeIssues } from "../qga/validation.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
+import { nearMatch } from "../text/near-match.js";
 import { DedupeWindow } from "./dedupe.js";
 import type { JournalRecord, RequestJournal } from "./journal.js";
 import { isReadOnly, isReservedCommand, isVerbName, type Policy, setOf, VERB_SETS } from "./policy.js";
@@ -366,13 +367,17 @@ function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 1000) / 1000;
 }
 
-/** Names the close match when the command differs only in case or by a `guest-` prefix. */
+/**
+ * Names the close match: the same name in another case or with/without the `guest-` prefix first, else the
+ * nearest by edit distance (`guest-get-timezon`, `pign`).
+ */
 function unknownCommandMessage(command: string): string {
   const lower = command.toLowerCase();
   const candidates = [...commandNames, ...Object.keys(VERB_SETS)];
-  const close = candidates.find(
-    (name) => name === lower || name === lower.replace(/^guest-/, "") || name === `guest-${lower}`,
-  );
+  const close =
+    candidates.find(
+      (name) => name === lower || name === lower.replace(/^guest-/, "") || name === `guest-${lower}`,
+    ) ?? nearMatch(command.slice(0, 64), candidates);
   const hint = close ? ` (did you mean ${close}?)` : "";
   return `${JSON.stringify(command)} is neither a guest-agent command nor a verb${hint}`;
 }

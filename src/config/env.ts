@@ -1,5 +1,4 @@
-import { z } from "zod";
-import { Config } from "./schema.js";
+import { configJsonSchema, type JsonSchemaNode } from "./json-schema.js";
 
 /**
  * Environment overrides, derived from the schema so they cannot drift from it: every scalar setting has
@@ -16,15 +15,6 @@ export interface EnvSetting {
   readonly path: readonly string[];
   readonly type: Scalar;
   readonly description: string | undefined;
-}
-
-interface JsonSchemaNode {
-  type?: string | string[];
-  properties?: Record<string, JsonSchemaNode>;
-  anyOf?: JsonSchemaNode[];
-  const?: unknown;
-  enum?: unknown[];
-  description?: string;
 }
 
 function scalarType(node: JsonSchemaNode): Scalar | undefined {
@@ -61,16 +51,17 @@ function collect(node: JsonSchemaNode, path: string[], out: EnvSetting[]): void 
 /** Every environment variable the worker reads for settings, from the schema. */
 export function envSettings(): EnvSetting[] {
   const out: EnvSetting[] = [];
-  collect(z.toJSONSchema(Config, { io: "input", unrepresentable: "any" }) as JsonSchemaNode, [], out);
+  collect(configJsonSchema(), [], out);
   return out;
 }
 
 /**
  * Sets each overridden value at its path in `raw` (the parsed YAML, not yet validated). Values are
  * converted by the setting's type; one that does not convert is left as text so validation names it.
+ * Returns the settings applied (a problem with one names its variable).
  */
-export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
-  const applied: string[] = [];
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvSetting[] {
+  const applied: EnvSetting[] = [];
   for (const setting of envSettings()) {
     const text = env[setting.variable];
     if (text === undefined || text === "") continue;
@@ -81,7 +72,7 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
       target = target[key] as Record<string, unknown>;
     }
     target[setting.path.at(-1)!] = convert(text, setting.type);
-    applied.push(setting.variable);
+    applied.push(setting);
   }
   return applied;
 }

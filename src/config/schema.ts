@@ -1,5 +1,7 @@
 import os from "node:os";
 import { z } from "zod";
+import { LOG_FORMATS } from "../log-format.js";
+import { BrokerUrl } from "./broker-url.js";
 
 /**
  * The whole configuration as one zod schema: the YAML file, with environment overrides merged in
@@ -31,17 +33,21 @@ export const PolicyList = z
   .describe("named sets (read, power, time, freeze, exec, files, users, all) and command or verb names");
 
 export const Connection = z
-  .union([
-    z.literal("hold"),
-    z.strictObject({
-      linger: z
-        .number()
-        .int()
-        .min(0)
-        .max(3_600_000)
-        .describe("close the socket after this many ms idle; 0 = one connection per command"),
-    }),
-  ])
+  .union(
+    [
+      z.literal("hold"),
+      z.strictObject({
+        linger: z
+          .number()
+          .int()
+          .min(0)
+          .max(3_600_000)
+          .describe("close the socket after this many ms idle; 0 = one connection per command"),
+      }),
+    ],
+    // zod's own words for a failed union are "Invalid input": say the two forms instead.
+    { error: 'must be "hold" or { linger: <ms> }' },
+  )
   .describe(
     "hold: keep the agent socket open; {linger: ms}: connect per command, for sockets the host's own tools use (Proxmox)",
   );
@@ -100,17 +106,15 @@ const Tls = z.strictObject({
 });
 
 const Mqtt = z.strictObject({
-  url: z
-    .string()
-    .regex(/^(mqtts?|wss?):\/\//, { error: "must start with mqtt://, mqtts://, ws:// or wss://" })
-    .optional()
-    .describe("broker URL; unset: 127.0.0.1:1883 if a broker answers there, else an embedded one"),
+  url: BrokerUrl.optional().describe(
+    "broker URL; unset: 127.0.0.1:1883 if a broker answers there, else an embedded one",
+  ),
   username: z.string().optional(),
   password: z.string().optional(),
   passwordFile: z.string().optional().describe("read the password from this file (Docker/systemd secrets)"),
   clientId: z.string().optional().describe("default qga-mqtt-<worker id>"),
   protocolVersion: z
-    .union([z.literal(5), z.literal(4)])
+    .union([z.literal(5), z.literal(4)], { error: "must be 5 (MQTT 5) or 4 (MQTT 3.1.1)" })
     .default(5)
     .describe("5 = MQTT 5, 4 = MQTT 3.1.1"),
   baseTopic: TopicLevel.default("qga"),
@@ -396,6 +400,12 @@ export const Config = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+      format: z
+        .enum(LOG_FORMATS)
+        .optional()
+        .describe(
+          "pretty: one line per entry for a person (time, level, message); json: one JSON object per line; unset: pretty when stdout is a terminal, else json",
+        ),
     })
     .default({ level: "info" }),
 });

@@ -108,7 +108,9 @@ export function clientOptions(options: BusOptions): ClientOptions {
 
 /** Reason codes of a refused CONNACK (3.1.1 return codes 1-5 and the MQTT 5 ones) in words. */
 const REFUSALS: Record<number, string> = {
-  1: "the broker does not accept this MQTT protocol version (try mqtt.protocolVersion: 4)",
+  // A first connect refused with MQTT 5 is retried with 3.1.1 (protocol-fallback.ts): this is a refusal of
+  // 3.1.1 itself, or of MQTT 5 on a reconnect to a broker replaced since.
+  1: "the broker does not accept this MQTT protocol version (mqtt.protocolVersion: 5 is MQTT 5, 4 is MQTT 3.1.1)",
   2: "the broker rejected the client id (mqtt.clientId)",
   3: "the broker is unavailable",
   4: "the broker refused the user name or password (mqtt.username / mqtt.password)",

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { redactUrl } from "../net/redact-url.js";
 import { type BusOptions, clientOptions, describeConnectError } from "./bus-options.js";
 import { type IncomingMessage, toIncomingMessage } from "./incoming.js";
+import { FALLBACK_NOTE, NEITHER_VERSION, refusesProtocolVersion } from "./protocol-fallback.js";
 import { type PublishRefusal, PublishRefusedError, refusalOf } from "./publish-refusal.js";
 import { Subscriptions } from "./subscriptions.js";
 import { Sweep } from "./sweep.js";
@@ -41,6 +42,7 @@ export class MqttBus {
   readonly #log: Logger;
   readonly #publishTimeoutMs: number;
   #client: MqttClient | undefined;
+  #version: 4 | 5;
   #closed = false;
   /** Incremented on every CONNACK, so the work started for an older connection stops. */
   #generation = 0;
@@ -76,40 +78,78 @@ export class MqttBus {
     this.#log = options.log;
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 30_000;
     this.#sweep = new Sweep(Math.min(1000, Math.max(10, this.#publishTimeoutMs / 4)), () => this.#expire());
-    this.#subscriptions = new Subscriptions(() => this.#client, options.protocolVersion);
+    this.#version = options.protocolVersion;
+    this.#subscriptions = new Subscriptions(
+      () => this.#client,
+      () => this.#version,
+    );
   }
 
   get connected(): boolean {
     return this.#client?.connected ?? false;
   }
 
+  /** The version in use: the configured one, or 4 once a broker refused 5 (see protocol-fallback.ts). */
   get protocolVersion(): 4 | 5 {
-    return this.#options.protocolVersion;
+    return this.#version;
   }
 
-  /** Resolves on the first CONNACK; rejects with a readable error if the first attempt fails (no retry). */
-  connect(): Promise<void> {
-    if (this.#client) return Promise.reject(new Error("MqttBus.connect() was already called"));
+  /**
+   * Resolves on the first CONNACK; rejects with a readable error if the first attempt fails (no retry). A
+   * broker that refuses MQTT 5 is asked again with MQTT 3.1.1 (see protocol-fallback.ts).
+   */
+  async connect(): Promise<void> {
+    if (this.#client) throw new Error("MqttBus.connect() was already called");
     const url = this.#options.url;
-    const client = mqtt.connect(url, clientOptions(this.#options));
-    this.#client = client;
-    client.on("connect", (connack) => this.#onConnected(connack));
-    client.on("close", () => this.#onClosed());
-    client.on("error", (err) => this.#onError(err));
-    client.on("disconnect", (packet) => {
-      this.#lastProblem = `the broker disconnected us (reason code ${packet.reasonCode ?? "?"})`;
-    });
-    client.on("message", (topic, payload, packet) =>
-      this.#onPublish(toIncomingMessage(topic, payload, packet)),
+    try {
+      await this.#attempt();
+    } catch (first) {
+      if (this.#version !== 5 || !refusesProtocolVersion(first) || this.#closed) throw this.#failed(first);
+      this.#log.debug({ url: redactUrl(url), code: (first as { code?: unknown }).code }, FALLBACK_NOTE);
+      this.#version = 4;
+      try {
+        await this.#attempt();
+      } catch (second) {
+        if (!refusesProtocolVersion(second)) throw this.#failed(second);
+        this.#closed = true;
+        const where = `cannot connect to the MQTT broker at ${redactUrl(url)}`;
+        throw new Error(`${where}: ${NEITHER_VERSION}`, { cause: second });
+      }
+    }
+  }
+
+  /** The first connect gave up: nothing retries in the background, the caller decides what comes next. */
+  #failed(err: unknown): Error {
+    this.#closed = true;
+    return describeConnectError(this.#options.url, err);
+  }
+
+  /** One connection attempt with the current protocol version; rejects with MQTT.js's own error. */
+  #attempt(): Promise<void> {
+    const client = mqtt.connect(
+      this.#options.url,
+      clientOptions({ ...this.#options, protocolVersion: this.#version }),
     );
+    this.#client = client;
+    // A client given up for another (the protocol fallback) must not touch the bus's state any more.
+    const current = () => client === this.#client;
+    client.on("connect", (connack) => current() && this.#onConnected(connack));
+    client.on("close", () => current() && this.#onClosed());
+    client.on("error", (err) => current() && this.#onError(err));
+    client.on("disconnect", (packet) => {
+      if (current())
+        this.#lastProblem = `the broker disconnected us (reason code ${packet.reasonCode ?? "?"})`;
+    });
+    client.on("message", (topic, payload, packet) => {
+      if (current()) this.#onPublish(toIncomingMessage(topic, payload, packet));
+    });
     return new Promise<void>((resolve, reject) => {
       const settle = (err?: unknown) => {
         client.off("connect", onConnect).off("error", settle).off("close", onClose);
         if (err === undefined) return resolve();
-        // The caller decides to exit; without end() MQTT.js would keep retrying in the background.
+        // Without end() MQTT.js would keep retrying in the background.
         client.end(true);
-        this.#closed = true;
-        reject(describeConnectError(url, err));
+        reject(err);
       };
       const onConnect = () => settle();
       const onClose = () =>
@@ -329,7 +369,10 @@ export class MqttBus {
     this.#wasConnected = true;
     this.#lastProblem = undefined;
     const { sessionPresent } = connack;
-    this.#log.info({ url: redactUrl(this.#options.url), sessionPresent }, "connected to the MQTT broker");
+    this.#log.info(
+      { url: redactUrl(this.#options.url), sessionPresent, protocolVersion: this.#version },
+      "connected to the MQTT broker",
+    );
     for (const settle of [...this.#waiters]) settle();
     // Subscriptions first, so no request published right after our `online` goes unheard.
     await this.#subscriptions
@@ -377,6 +420,8 @@ export class MqttBus {
   }
 
   #onError(err: Error): void {
+    // The first CONNECT refused for its version is about to be retried with 3.1.1, which the log will say.
+    if (this.#generation === 0 && this.#version === 5 && refusesProtocolVersion(err)) return;
     const text = describeConnectError(this.#options.url, err).message;
     // One warning per outage, not one per reconnect attempt every second.
     if (text !== this.#lastProblem && this.#client?.reconnecting) this.#log.warn(text);

@@ -17,7 +17,8 @@ export class Subscriptions {
 
   constructor(
     private readonly client: () => MqttClient | undefined,
-    private readonly protocolVersion: 4 | 5,
+    /** The version in use, asked at every SUBSCRIBE: a bus may fall back from 5 to 3.1.1 on its first connect. */
+    private readonly protocolVersion: () => 4 | 5,
   ) {}
 
   /** Idempotent; while disconnected it only records the filters (the next connect subscribes). */
@@ -62,7 +63,7 @@ export class Subscriptions {
   /** QoS 1; on MQTT 5 also Retain As Published (retained requests are recognised live) and No Local. */
   #subscribe(filters: string[]): Promise<void> {
     const options =
-      this.protocolVersion === 5 ? { qos: 1 as const, rap: true, nl: true } : { qos: 1 as const };
+      this.protocolVersion() === 5 ? { qos: 1 as const, rap: true, nl: true } : { qos: 1 as const };
     return new Promise((resolve, reject) => {
       this.client()!.subscribe(filters, options, (err, _granted, packet) => {
         // One SUBACK answers the whole list, one code per filter in order; 0x80 and up is a refusal.

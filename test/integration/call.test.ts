@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { FakeAgent } from "../fakes/fake-agent.js";
 import { runCli } from "../helpers/cli.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
+import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
 
@@ -115,9 +116,22 @@ test("a partial failure exits 1, with a table for people", { skip }, async () =>
   assert.match(result.stderr, /2 expected, 2 replied: 1 ok, 1 failed, 0 no reply/);
 });
 
-test("a VM nobody answers for exits 3, named in the output", { skip }, async () => {
+test("a VM its worker lists but nobody answers for exits 3, named in the output", { skip }, async (t) => {
+  // A worker that published its info and is alive by its state, but never answers (hung, partitioned).
+  const silent = await TestClient.connect(broker.url);
+  const info = `${base}/bridge/w9/info`;
+  const state = `${base}/bridge/w9/state`;
+  t.after(async () => {
+    await silent.publish(info, "", { retain: true });
+    await silent.publish(state, "", { retain: true });
+    await silent.close();
+  });
+  await silent.publish(info, JSON.stringify({ vms: [{ name: "ghost", groups: [], agent: "online" }] }), {
+    retain: true,
+  });
+  await silent.publish(state, "online", { retain: true });
   const result = await cli(["call", "ghost", "ping", "--timeout", "0.5", "--json"]);
-  assert.equal(result.code, 3);
+  assert.equal(result.code, 3, result.stdout + result.stderr);
   assert.deepEqual(lines(result.stdout), [
     {
       vm: "ghost",
@@ -126,6 +140,39 @@ test("a VM nobody answers for exits 3, named in the output", { skip }, async () 
       error: { code: "no_reply", message: "no reply within 0.5 s (is the worker serving ghost running?)" },
     },
   ]);
+});
+
+test("a VM no worker serves is a usage error at once, the known VMs listed, the near match first", {
+  skip,
+}, async () => {
+  const started = performance.now();
+  // No --timeout: the default 30 s, which the old client waited out before printing an empty table.
+  const result = await cli(["call", "web3", "ping"]);
+  const waited = performance.now() - started;
+  assert.equal(result.code, 2, result.stdout + result.stderr);
+  assert.equal(result.stdout, "");
+  assert.match(result.stderr, /^web3 is not served by any worker; known: web1, web2, db1, db2$/m);
+  assert.ok(waited < 15_000, `took ${waited.toFixed(0)} ms: it waited for replies that cannot come`);
+});
+
+test("a group no VM is in is a usage error at once, the known groups listed, the near match first", {
+  skip,
+}, async () => {
+  const result = await cli(["call", "group:wbe", "ping", "--json"]);
+  assert.equal(result.code, 2, result.stdout + result.stderr);
+  assert.equal(result.stdout, "");
+  assert.match(result.stderr, /^no VM is in group wbe; known groups: web, db$/m);
+});
+
+test("with no worker on the base topic, call all and call VM say so at once", { skip }, async () => {
+  const env = { QGA_MQTT_MQTT_BASE_TOPIC: "nobody" };
+  const hint =
+    /^no worker has published its info on nobody\/bridge\/\+\/info: is a worker running against this broker and base topic\?$/m;
+  for (const target of ["all", "web1", "group:web"]) {
+    const result = await cli(["call", target, "ping"], env);
+    assert.equal(result.code, 2, `${target}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, hint, target);
+  }
 });
 
 test("--args are passed and validated by the worker; bad usage exits 2; no broker exits 4", {

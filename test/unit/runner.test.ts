@@ -144,6 +144,18 @@ test("unknown commands get a hint for a near miss", async () => {
   assert.match(verb.error?.message ?? "", /did you mean reboot\?/);
 });
 
+test("typos get the nearest name by edit distance; nothing far is suggested", async () => {
+  const { target: t } = target(async () => ({}));
+  const r = runner();
+  const hint = async (command: string) =>
+    (await r.handle(t, { command, payload: Buffer.alloc(0), retain: false })).error?.message ?? "";
+  // Before: only case and the guest- prefix were suggested, so these got no hint at all.
+  assert.match(await hint("guest-get-timezon"), /did you mean guest-get-timezone\?/);
+  assert.match(await hint("pign"), /did you mean ping\?/);
+  assert.match(await hint("guest-fiel-read"), /did you mean guest-file-read\?/);
+  assert.doesNotMatch(await hint("completely-different"), /did you mean/);
+});
+
 test("a command that changes the guest is logged at info, a read at debug (reads by automations are frequent)", async () => {
   const { target: t, logs } = target(async () => ({}));
   const r = new CommandRunner({

@@ -101,7 +101,7 @@ export class App {
       ...(metrics ? { metrics } : {}),
     });
     bus.onPublishRefused((refusal) => refusals.report(refusal));
-    this.journal = openJournal(config, this.options.env ?? {}, log.child({ component: "journal" }));
+    this.journal = await openJournal(config, this.options.env ?? {}, log.child({ component: "journal" }));
     const worker = new Worker({
       config,
       bus,

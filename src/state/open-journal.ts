@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
+import { sqliteDriver } from "./sqlite-driver.js";
 import { SqliteJournal } from "./sqlite-journal.js";
 import { resolveStateDir } from "./state-dir.js";
 
@@ -11,7 +12,11 @@ const ERRORS_LOGGED_EVERY = 1000;
  * costs) when the journal is off or the folder cannot be written: the worker then runs as before, with
  * request ids in memory only.
  */
-export function openJournal(config: Config, env: NodeJS.ProcessEnv, log: Logger): SqliteJournal | undefined {
+export async function openJournal(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<SqliteJournal | undefined> {
   if (!config.state.journal) {
     log.info(
       "state.journal is off: request ids are kept in memory only (a crash can make a retry run twice)",
@@ -28,7 +33,9 @@ export function openJournal(config: Config, env: NodeJS.ProcessEnv, log: Logger)
   }
   let failures = 0;
   try {
+    const driver = await sqliteDriver();
     const journal = new SqliteJournal({
+      open: driver.open,
       dir: where.dir,
       worker: config.worker.id,
       windowMs: config.limits.dedupeWindowSeconds * 1000,
@@ -42,7 +49,7 @@ export function openJournal(config: Config, env: NodeJS.ProcessEnv, log: Logger)
       },
     });
     log.info(
-      { dir: where.dir },
+      { dir: where.dir, driver: driver.name },
       "request journal open: ids of commands that change a guest survive a restart",
     );
     return journal;

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import type { JournalRecord, RequestJournal } from "../commands/journal.js";
+import type { SqlDatabase, SqlStatement } from "./sqlite-driver.js";
 
 export interface SqliteJournalOptions {
   /** The folder of the database file (created, mode 0700: replies may hold what a guest said). */
@@ -18,38 +18,31 @@ export interface SqliteJournalOptions {
    * worker without a state folder does, rather than not at all.
    */
   readonly onError?: (error: Error, action: string) => void;
+  /** Opens the database file (see sqlite-driver.ts). */
+  readonly open: (file: string) => SqlDatabase;
 }
 
 // Pruning looks at the whole table: every this many writes, not at each.
 const PRUNE_EVERY = 512;
 
 /**
- * The request journal in SQLite (better-sqlite3: synchronous, so a record is in the file before the call
- * returns, and the command is sent after it). WAL with synchronous=NORMAL: a commit survives the worker's
+ * The request journal in SQLite (a synchronous driver, so a record is in the file before the call returns,
+ * and the command is sent after it). WAL with synchronous=NORMAL: a commit survives the worker's
  * crash (SIGKILL, OOM) at no fsync per request; a power loss may lose the last commits (see README).
  */
 export class SqliteJournal implements RequestJournal {
-  private readonly db: Database.Database;
+  private readonly db: SqlDatabase;
   private readonly now: () => number;
   private writes = 0;
-  private readonly statements: {
-    readonly lookup: Database.Statement<[string], Row>;
-    readonly started: Database.Statement<[string, number]>;
-    readonly finished: Database.Statement<[string, string | null, number, number, string]>;
-    readonly forget: Database.Statement<[string]>;
-    readonly expire: Database.Statement<[number]>;
-    readonly keptBytes: Database.Statement<[], { bytes: number | null }>;
-    readonly oldestKept: Database.Statement<[number], { key: string; bytes: number }>;
-    readonly dropReply: Database.Statement<[string]>;
-  };
+  private readonly statements: Readonly<Record<StatementName, SqlStatement>>;
 
   constructor(private readonly options: SqliteJournalOptions) {
     this.now = options.now ?? Date.now;
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const file = path.join(options.dir, `requests-${options.worker.replace(/[^A-Za-z0-9._-]/g, "_")}.sqlite`);
-    this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
+    this.db = options.open(file);
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec("PRAGMA synchronous = NORMAL");
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS requests (
         key TEXT PRIMARY KEY,
@@ -116,7 +109,7 @@ export class SqliteJournal implements RequestJournal {
   }
 
   private read(key: string): JournalRecord | undefined {
-    const row = this.statements.lookup.get(key);
+    const row = this.statements.lookup.get(key) as Row | undefined;
     if (!row || row.at < this.now() - this.options.windowMs) return undefined;
     if (row.state === "started") return { state: "started", at: row.at };
     return {
@@ -134,9 +127,9 @@ export class SqliteJournal implements RequestJournal {
   /** Drops expired records, then the oldest replies until all kept ones fit `maxBytes`. */
   private prune(): void {
     this.statements.expire.run(this.now() - this.options.windowMs);
-    let kept = this.statements.keptBytes.get()?.bytes ?? 0;
+    let kept = (this.statements.keptBytes.get() as { bytes: number | null } | undefined)?.bytes ?? 0;
     while (kept > this.options.maxBytes) {
-      const oldest = this.statements.oldestKept.all(64);
+      const oldest = this.statements.oldestKept.all(64) as Array<{ key: string; bytes: number }>;
       if (oldest.length === 0) break;
       for (const row of oldest) {
         if (kept <= this.options.maxBytes) break;
@@ -146,6 +139,16 @@ export class SqliteJournal implements RequestJournal {
     }
   }
 }
+
+type StatementName =
+  | "lookup"
+  | "started"
+  | "finished"
+  | "forget"
+  | "expire"
+  | "keptBytes"
+  | "oldestKept"
+  | "dropReply";
 
 interface Row {
   readonly state: string;

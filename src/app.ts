@@ -1,27 +1,19 @@
-import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import { Policy } from "./commands/policy.js";
 import { ConfigError, type LoadedConfig } from "./config/load.js";
-import type { Config } from "./config/schema.js";
-import type { FleetSources } from "./fleet/scan.js";
+import { changesFleet, libvirtLinkFor, resolveSources, watchedPaths } from "./fleet/configured-sources.js";
 import type { VmDescriptor } from "./fleet/vm.js";
 import { FleetWatcher } from "./fleet/watcher.js";
 import { WorkerMetrics } from "./http/metrics.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
 import { FleetCensus } from "./inventory/census.js";
-import { LibvirtConnection } from "./libvirt/connection.js";
-import type { DomainEvent } from "./libvirt/events.js";
-import { listLibvirtDomains } from "./libvirt/inventory.js";
-import { SharedLibvirtConnection } from "./libvirt/shared-connection.js";
-import { systemSocketExists } from "./libvirt/uri.js";
+import type { SharedLibvirtConnection } from "./libvirt/shared-connection.js";
 import { MqttBus } from "./mqtt/bus.js";
 import { resolveBroker } from "./mqtt/local-broker.js";
 import { RefusedPublishes } from "./mqtt/refused-publishes.js";
 import { TopicKinds } from "./mqtt/topic-kind.js";
 import { Topics } from "./mqtt/topics.js";
 import { redactUrl } from "./net/redact-url.js";
-import { parseAddress } from "./qga/address.js";
-import { libvirtLinkOpener } from "./qga/libvirt-link.js";
 import { openJournal } from "./state/open-journal.js";
 import type { SqliteJournal } from "./state/sqlite-journal.js";
 import { Worker } from "./worker/worker.js";
@@ -36,9 +28,6 @@ export interface AppOptions {
 
 /** The longest wait for every worker's retained info after subscribing (it usually ends sooner: see FleetCensus.read). */
 const CENSUS_WINDOW_MS = 500;
-
-/** Where the worker looks for VMs when the configuration names no source at all. */
-export const DEFAULT_GLOB = "/run/qemu/*/qga.sock";
 
 /**
  * Builds the parts in order and stops them in reverse: broker, bus, fleet, worker. The only place that
@@ -127,10 +116,7 @@ export class App {
       const httpLog = log.child({ component: "http" });
       this.http = await startHttpServer({ listen: config.http.listen, metrics, fleet, bus, log: httpLog });
     }
-    bus.onMessage((message) => {
-      if (census.offer(message)) worker.reviewOwnership();
-      else worker.onMessage(message);
-    });
+    bus.onMessage((message) => worker.onMessage(message));
     bus.onConnect(async () => {
       await bus.publishRetained(topics.bridgeState(), "online");
       await worker.onConnect();
@@ -183,100 +169,4 @@ export class App {
     await this.http?.close();
     this.journal?.close();
   }
-}
-
-/**
- * The configured sources; with none at all, the Proxmox preset where Proxmox is, libvirt where libvirtd's
- * socket is, and the default glob.
- */
-export function sourcesOf(config: Config, log?: Logger): FleetSources {
-  const { discovery } = config;
-  if (sourcesConfigured(config)) {
-    return {
-      vms: config.vms,
-      globs: discovery.globs,
-      proxmox: discovery.proxmox,
-      libvirt: { config: discovery.libvirt },
-    };
-  }
-  const proxmox = existsSync(discovery.proxmox.configDir);
-  const libvirt = systemSocketExists(discovery.libvirt.uri);
-  log?.info({ proxmox, libvirt, glob: DEFAULT_GLOB }, "no VM source configured: using the defaults");
-  return {
-    vms: [],
-    globs: [{ pattern: DEFAULT_GLOB, groups: [] }],
-    proxmox: { ...discovery.proxmox, enabled: proxmox },
-    libvirt: { config: { ...discovery.libvirt, enabled: libvirt } },
-  };
-}
-
-/** Whether the configuration names any VM source; if not, run uses the defaults (see sourcesOf). */
-export function sourcesConfigured(config: Config): boolean {
-  const { discovery } = config;
-  return (
-    config.vms.length > 0 ||
-    discovery.globs.length > 0 ||
-    discovery.proxmox.enabled ||
-    discovery.libvirt.enabled
-  );
-}
-
-/**
- * The sources with what they need to run: a libvirt connection (shared with the agents' links) when libvirt
- * discovery is on or a static VM is a `libvirt:<domain>`. The caller closes it.
- */
-export function resolveSources(
-  config: Config,
-  log?: Logger,
-): { sources: FleetSources; libvirt: SharedLibvirtConnection | undefined } {
-  const sources = sourcesOf(config, log);
-  if (!usesLibvirt(config, sources)) return { sources, libvirt: undefined };
-  const libvirt = new SharedLibvirtConnection({
-    uri: config.discovery.libvirt.uri,
-    ...(log ? { log: log.child({ component: "libvirt" }) } : {}),
-  });
-  if (!sources.libvirt) return { sources, libvirt };
-  const listing = { config: sources.libvirt.config, list: () => listLibvirtDomains(libvirt) };
-  return { sources: { ...sources, libvirt: listing }, libvirt };
-}
-
-/** libvirt is needed for its discovery and for static VMs at `libvirt:<domain>`. */
-function usesLibvirt(config: Config, sources: FleetSources): boolean {
-  return (
-    sources.libvirt?.config.enabled === true ||
-    config.vms.some((vm) => parseAddress(vm.socket).kind === "libvirt")
-  );
-}
-
-/** A libvirt domain's link: lookups and events over the shared connection, commands over one of its own. */
-function libvirtLinkFor(vm: VmDescriptor, libvirt: SharedLibvirtConnection, log: Logger) {
-  const address = parseAddress(vm.address);
-  if (address.kind !== "libvirt") return undefined;
-  return libvirtLinkOpener(address.domain, {
-    shared: () => libvirt.get(),
-    events: (listener) => libvirt.onDomainEvent(listener),
-    connect: (connectTimeoutMs) =>
-      LibvirtConnection.open({ uri: libvirt.uri, log, connectTimeoutMs, events: false }),
-  });
-}
-
-/** Where the sources in use look for VMs, in words. */
-function watchedPaths(sources: FleetSources): string[] {
-  return [
-    ...sources.vms.map((vm) => vm.socket),
-    ...sources.globs.map((glob) => glob.pattern),
-    ...(sources.proxmox.enabled ? [`${sources.proxmox.socketDir}/*.qga`] : []),
-    ...(sources.libvirt?.config.enabled ? [`libvirt domains at ${sources.libvirt.config.uri}`] : []),
-  ];
-}
-
-/** The libvirt events that can change which domains are served (a transient domain starts undefined). */
-function changesFleet(event: DomainEvent): boolean {
-  return (
-    event.kind === "lifecycle" &&
-    (event.event === "defined" ||
-      event.event === "undefined" ||
-      event.event === "started" ||
-      event.event === "stopped")
-  );
 }

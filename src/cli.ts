@@ -115,7 +115,7 @@ async function checkConfig(file: string | undefined, io: CliIo): Promise<number>
     sourcesReport,
   ] = await Promise.all([
     import("./commands/policy.js"),
-    import("./app.js"),
+    import("./fleet/configured-sources.js"),
     import("./fleet/scan.js"),
     import("./commands/restrictions.js"),
     import("./commands/restriction-report.js"),

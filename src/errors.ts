@@ -44,6 +44,9 @@ export interface ReplyError {
 
 export function toReplyError(error: unknown): ReplyError {
   if (error instanceof WorkerError) return { code: error.code, message: error.message, ...error.details };
+  // The guest-agent library's codes are reply codes as they stand: the contract took over its words for what
+  // goes wrong with an agent, so no table is kept in step; a code the library adds that the contract lacks
+  // fails to compile here.
   if (error instanceof QgaError) {
     if (error instanceof AgentReplyError) {
       return { code: error.code, message: error.message, class: error.errorClass, desc: error.desc };

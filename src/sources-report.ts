@@ -6,7 +6,7 @@ import { redactUrl } from "./net/redact-url.js";
 /**
  * What `run` would do with a configuration, in words, for check-config: where it looks for VMs and which
  * broker it uses. With no source configured, run chooses the defaults by what the host has (sourcesOf in
- * app.ts): this says so, and why Proxmox or libvirt is off, so that "VMs (0)" is not the whole story.
+ * fleet/configured-sources.ts): this says so, and why Proxmox or libvirt is off, so that "VMs (0)" is not the whole story.
  */
 export function describeSources(sources: FleetSources, configured: boolean, rescanSeconds: number): string[] {
   const lines: string[] = [];

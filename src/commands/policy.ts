@@ -1,27 +1,6 @@
 import { PolicySetName } from "../config/schema.js";
 import { type CommandName, catalogue, lookupCommand } from "../qga/catalogue/index.js";
-
-/** The worker's verbs and the policy set each belongs to (shared/spec/mqtt-api.md). */
-export const VERB_SETS = {
-  ping: "read",
-  status: "read",
-  exec: "exec",
-  "exec-status": "exec",
-  "read-file": "files",
-  "write-file": "files",
-  shutdown: "power",
-  reboot: "power",
-  halt: "power",
-  freeze: "freeze",
-  thaw: "freeze",
-  "sync-time": "time",
-  "set-password": "users",
-} as const satisfies Record<string, Exclude<PolicySetName, "all">>;
-export type VerbName = keyof typeof VERB_SETS;
-
-export function isVerbName(name: string): name is VerbName {
-  return Object.hasOwn(VERB_SETS, name);
-}
+import { isVerbName, verbNames, verbSet } from "./verbs/index.js";
 
 /** The worker's own channel management: never run on request, whatever the policy says. */
 const RESERVED_COMMANDS = new Set<string>(["guest-sync", "guest-sync-delimited"]);
@@ -44,9 +23,7 @@ const RAW_SETS: Record<Exclude<PolicySetName, "read" | "all">, readonly CommandN
 };
 
 function membersOf(set: PolicySetName): string[] {
-  const verbs = Object.entries(VERB_SETS)
-    .filter(([, verbSet]) => set === "all" || verbSet === set)
-    .map(([verb]) => verb);
+  const verbs = verbNames.filter((verb) => set === "all" || verbSet(verb) === set);
   const commands = Object.values(catalogue)
     .filter((spec) => !RESERVED_COMMANDS.has(spec.name))
     .filter((spec) => {
@@ -60,7 +37,7 @@ function membersOf(set: PolicySetName): string[] {
 
 /** The named set a command or verb belongs to (`all` for the commands only `all` allows). */
 export function setOf(command: string): PolicySetName {
-  if (isVerbName(command)) return VERB_SETS[command];
+  if (isVerbName(command)) return verbSet(command);
   if (lookupCommand(command)?.readOnly) return "read";
   for (const [set, names] of Object.entries(RAW_SETS)) {
     if ((names as readonly string[]).includes(command)) return set as PolicySetName;
@@ -70,7 +47,7 @@ export function setOf(command: string): PolicySetName {
 
 /** Whether a command or verb only reads (the `read` set): such commands are logged at debug, not info. */
 export function isReadOnly(command: string): boolean {
-  if (isVerbName(command)) return VERB_SETS[command] === "read";
+  if (isVerbName(command)) return verbSet(command) === "read";
   return lookupCommand(command)?.readOnly === true;
 }
 

@@ -1,5 +1,5 @@
-import type { Component, VmFacts } from "./discovery.js";
-import { vmAvailability } from "./discovery.js";
+import type { Component, VmFacts } from "./component.js";
+import { vmAvailability } from "./component.js";
 
 interface ButtonSpec {
   readonly verb: string;

@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import type { Topics } from "../mqtt/topics.js";
-import type { StatusSnapshot } from "../status/snapshot.js";
 import { buttonComponents } from "./buttons.js";
+import { type Component, safeId, type VmFacts } from "./component.js";
 import { entityComponents } from "./entities.js";
 
 /*
@@ -10,44 +9,11 @@ import { entityComponents } from "./entities.js";
  * does the I/O. Full key names, not abbreviations: the payloads are read by people debugging too.
  */
 
-/** One component of a device config (an entity); `platform` is required, the rest depends on it. */
-export type Component = { readonly platform: string } & Readonly<Record<string, unknown>>;
-
-export interface AvailabilityTopic {
-  readonly topic: string;
-  readonly payload_available: string;
-  readonly payload_not_available: string;
-}
-
 export interface DeviceConfig {
   readonly device: Readonly<Record<string, unknown>>;
   readonly origin: Readonly<Record<string, unknown>>;
   readonly components: Readonly<Record<string, Component>>;
   readonly qos: 1;
-}
-
-/** What the discovery payload of one VM is made of. */
-export interface VmFacts {
-  readonly vm: string;
-  readonly worker: string;
-  readonly topics: Topics;
-  /** The newest snapshot whose agent answered (it decides which entities exist), if any yet. */
-  readonly status: StatusSnapshot | undefined;
-  /** The commands and verbs the policy allows for this VM. */
-  readonly allowed: ReadonlySet<string>;
-  readonly version: string;
-}
-
-/**
- * A name made safe for a unique id and a discovery topic level (`[a-zA-Z0-9_-]`). When anything had to be
- * replaced, a short hash of the original is appended so that `a.b` and `a_b` do not collide; names that
- * are safe already stay readable and unchanged.
- */
-export function safeId(name: string): string {
-  const slug = name.replace(/[^a-zA-Z0-9_-]+/g, "_").replace(/^_+|_+$/g, "");
-  if (slug === name) return slug;
-  const hash = createHash("sha256").update(name).digest("hex").slice(0, 6);
-  return slug === "" ? hash : `${slug}_${hash}`;
 }
 
 /** The device id of a VM: also its discovery topic level and the prefix of its entities' unique ids. */
@@ -66,21 +32,6 @@ export function discoveryTopic(prefix: string, deviceId: string): string {
 
 export function origin(version: string): Record<string, unknown> {
   return { name: "qga-mqtt", sw_version: version };
-}
-
-const ONLINE = { payload_available: "online", payload_not_available: "offline" } as const;
-
-/** The worker's own state: without it, a worker that died would leave every VM looking fine. */
-export function workerAvailability(topics: Topics): AvailabilityTopic {
-  return { topic: topics.bridgeState(), ...ONLINE };
-}
-
-/** The worker's state and the VM's agent: an entity of the VM is available only when both are online. */
-export function vmAvailability(topics: Topics, vm: string): Record<string, unknown> {
-  return {
-    availability: [workerAvailability(topics), { topic: topics.availability(vm), ...ONLINE }],
-    availability_mode: "all",
-  };
 }
 
 /** The discovery config of one VM. */

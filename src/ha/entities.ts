@@ -1,6 +1,6 @@
 import type { StatusSnapshot } from "../status/snapshot.js";
-import type { Component, VmFacts } from "./discovery.js";
-import { safeId, vmAvailability, workerAvailability } from "./discovery.js";
+import type { Component, VmFacts } from "./component.js";
+import { safeId, vmAvailability, workerAvailability } from "./component.js";
 
 /*
  * The sensors of one VM. Each reads the retained status snapshot through a template, so the worker

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import { Config, type MetricsConfig } from "../config/schema.js";
+import type { GuestSink } from "../status/guest-sink.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
 import { GUEST_FAMILIES, type GuestFamily, type GuestState } from "./guest-families.js";
 import { GuestFilter } from "./guest-filter.js";
@@ -10,12 +11,6 @@ export interface GuestMetricsOptions {
   readonly worker: string;
   /** Which mount points and interfaces get series; default: the schema's. */
   readonly config?: MetricsConfig;
-}
-
-/** What a VM's runtime reports (GuestMetrics fits). */
-export interface GuestSink {
-  update(snapshot: StatusSnapshot, pollSeconds: number): void;
-  remove(vm: string): void;
 }
 
 /**
@@ -66,7 +61,8 @@ export class GuestMetrics implements GuestSink {
     const each = (write: (labels: Record<string, string>, value: number) => void): void => {
       for (const [vm, state] of states) {
         for (const [labels, value] of family.rows(state)) {
-          // Object.assign: `{ ...labels, vm, worker }` takes V8 11's slow path (~0.7 µs a sample on Node 20).
+          // Object.assign, not `{ ...labels, vm, worker }`: on Node 20 that literal takes V8 11's slow path,
+          // ~0.45 µs a sample, which makes a scrape of 1,000 VMs (26,000 series) 10-20 ms (~15%) slower.
           if (Number.isFinite(value)) write(Object.assign({}, labels, { vm, worker }), value);
         }
       }

@@ -1,18 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { CommandMetrics } from "../commands/command-metrics.js";
 import type { MetricsConfig } from "../config/schema.js";
 import type { RefusalMetrics } from "../mqtt/refused-publishes.js";
 import { TOPIC_KINDS, type TopicKind } from "../mqtt/topic-kind.js";
+import type { PollMetrics } from "../status/poll-metrics.js";
 import { GuestMetrics } from "./guest-metrics.js";
-
-/** What the runner reports about each reply. */
-export interface CommandMetrics {
-  observeCommand(command: string, outcome: string, seconds: number): void;
-}
-
-/** What a status poller reports about each collect. */
-export interface PollMetrics {
-  observePoll(seconds: number, ok: boolean): void;
-}
 
 /** One served VM as the gauges see it (VmRuntime fits). */
 export interface VmView {

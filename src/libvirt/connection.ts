@@ -15,12 +15,12 @@ import {
   REMOTE_PROTOCOL_VERSION,
   RemoteProcedure,
 } from "./constants.js";
+import type { DomainRef } from "./domain.js";
 import { ErrorDomain, ErrorNumber, LibvirtError, rpcError } from "./errors.js";
 import type { DomainEvent } from "./events.js";
 import type { Message } from "./packet.js";
 import {
   type CallbackEvent,
-  type DomainRef,
   decodeAgentCommandRet,
   decodeAgentLifecycleMsg,
   decodeAuthListRet,

@@ -1,6 +1,6 @@
 // The domain events a LibvirtConnection delivers: libvirt's lifecycle and agent-lifecycle callbacks.
 import type { LIFECYCLE_EVENTS } from "./constants.js";
-import type { DomainRef } from "./procedures.js";
+import type { DomainRef } from "./domain.js";
 
 /** virDomainEventType by name; "unknown" for a value newer than this client. */
 export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number] | "unknown";

@@ -8,17 +8,9 @@ import {
   STRING_MAX,
   UUID_BYTES,
 } from "./constants.js";
+import type { DomainRef } from "./domain.js";
 import type { DomainEvent } from "./events.js";
 import { XdrError, XdrReader, XdrWriter } from "./xdr.js";
-
-/** A domain as libvirt names it on the wire (remote_nonnull_domain). */
-export interface DomainRef {
-  readonly name: string;
-  /** Lower-case and dashed, as `virsh domuuid` prints it: 8-4-4-4-12 hex digits. */
-  readonly uuid: string;
-  /** The running domain's id, -1 when it is not running. */
-  readonly id: number;
-}
 
 export function uuidToString(bytes: Uint8Array): string {
   const hex = Buffer.from(bytes).toString("hex");

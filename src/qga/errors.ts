@@ -1,6 +1,6 @@
 /**
- * The guest-agent client's errors. Each carries one of the stable reply codes of the MQTT interface
- * (shared/spec/mqtt-api.md), so a caller can put `code` straight into a reply without a mapping table.
+ * The guest-agent client's errors. Each carries a stable `code` naming what went wrong with the agent, so a
+ * caller can branch on it, log it or pass it on without a chain of instanceof tests.
  *
  * QgaError (code)
  * ├── AgentUnavailableError   agent_unavailable  cannot connect, sync failed, connection dropped, contention,

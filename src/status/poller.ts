@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import type { PollMetrics } from "../http/metrics.js";
 import type { GuestAgent } from "../qga/client.js";
 import type { StatusCollector } from "./collector.js";
+import type { PollMetrics } from "./poll-metrics.js";
 import { factsKey, type StatusSnapshot } from "./snapshot.js";
 
 export interface StatusPollerOptions {

@@ -155,10 +155,10 @@ export function withoutReadings(snapshot: StatusSnapshot): SnapshotFacts {
   }
   // A disk filling up is news (Home Assistant graphs it): a move of a whole percentage point counts.
   if (filesystems) {
-    // Into the rest object, not `{ ...rest, used_pct }` (V8 11's slow path for a spread followed by members).
-    result.filesystems = filesystems.map(({ used_bytes: _u, used_pct, ...rest }) =>
-      Object.assign(rest, { used_pct: Math.round(used_pct) }),
-    );
+    result.filesystems = filesystems.map(({ used_bytes: _u, used_pct, ...rest }) => ({
+      ...rest,
+      used_pct: Math.round(used_pct),
+    }));
   }
   return result;
 }

@@ -8,9 +8,10 @@ import { HomeAssistantAnnouncer } from "../ha/announcer.js";
 import type { WorkerMetrics } from "../http/metrics.js";
 import type { FleetCensus } from "../inventory/census.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
-import { ALL_GROUP, type Topics } from "../mqtt/topics.js";
+import { ALL_GROUP, type CommandTopic, type Topics } from "../mqtt/topics.js";
 import type { LinkOpener } from "../qga/link.js";
 import { BridgeInfo } from "./bridge-info.js";
+import { MessageRouter } from "./router.js";
 import { VmRuntime } from "./vm-runtime.js";
 
 export interface WorkerOptions {
@@ -29,9 +30,6 @@ export interface WorkerOptions {
   readonly linkFor?: (descriptor: VmDescriptor) => LinkOpener | undefined;
 }
 
-/** Requests kept while the first fleet is set up; more than a resumed session would plausibly hold. */
-const MAX_EARLY_MESSAGES = 10_000;
-
 /**
  * The VMs this worker serves and the routing between them: one VmRuntime per VM, the group
  * subscriptions their groups need, and the bridge's retained info. Follows the fleet as it changes.
@@ -42,8 +40,7 @@ export class Worker {
   private readonly runner: CommandRunner;
   private readonly info: BridgeInfo;
   private readonly ha: HomeAssistantAnnouncer | undefined;
-  private accepting = true;
-  private early: IncomingMessage[] | undefined = [];
+  private readonly router: MessageRouter;
 
   constructor(private readonly options: WorkerOptions) {
     const { config, policy, log } = options;
@@ -77,40 +74,40 @@ export class Worker {
         return runtime?.yieldedWorker === undefined ? runtime?.groups : undefined;
       },
     });
+    const ha = this.ha;
+    this.router = new MessageRouter({
+      topics: options.topics,
+      log,
+      census: (message) => {
+        if (!options.census.offer(message)) return false;
+        this.reviewOwnership();
+        return true;
+      },
+      ...(ha ? { homeassistant: (message: IncomingMessage) => ha.offer(message) } : {}),
+      command: (message, topic) => this.dispatch(message, topic),
+    });
   }
 
   get vms(): readonly VmRuntime[] {
     return [...this.runtimes.values()];
   }
 
-  /** Routes one message from the broker to the VM or group it is for. */
+  /** Every message from the broker: see MessageRouter. */
   onMessage(message: IncomingMessage): void {
-    if (!this.accepting || this.ha?.offer(message)) return;
-    // A resumed session delivers the requests queued while the worker was away at once, before the VMs
-    // are set up: they wait for the first fleet instead of being dropped.
-    if (this.early) {
-      if (this.early.length < MAX_EARLY_MESSAGES) this.early.push(message);
-      return;
-    }
-    const parsed = this.options.topics.parseCommand(message.topic);
-    if (!parsed) return;
-    if (message.retain && message.payload.length === 0) {
-      // How a retained command is cleared (`mosquitto_pub -r -n -t ...`): nothing to run or answer.
-      this.options.log.debug(
-        { topic: message.topic },
-        "an empty retained publish cleared a retained command",
-      );
-      return;
-    }
-    if (parsed.kind === "vm") {
-      const runtime = this.runtimes.get(parsed.vm);
-      if (runtime) void runtime.handle(message, parsed.command);
+    this.router.deliver(message);
+  }
+
+  /** A request to the VM or to every member of the group it is for. */
+  private dispatch(message: IncomingMessage, topic: CommandTopic): void {
+    if (topic.kind === "vm") {
+      const runtime = this.runtimes.get(topic.vm);
+      if (runtime) void runtime.handle(message, topic.command);
       return;
     }
     for (const runtime of this.runtimes.values()) {
       if (runtime.yieldedWorker !== undefined) continue;
-      if (parsed.group === ALL_GROUP || runtime.groups.includes(parsed.group))
-        void runtime.handle(message, parsed.command);
+      if (topic.group === ALL_GROUP || runtime.groups.includes(topic.group))
+        void runtime.handle(message, topic.command);
     }
   }
 
@@ -138,9 +135,7 @@ export class Worker {
   /** The first fleet is applied: from now on the info is published. */
   async announce(): Promise<void> {
     this.announced = true;
-    const early = this.early ?? [];
-    this.early = undefined;
-    for (const message of early) this.onMessage(message);
+    this.router.open();
     await this.info.publish();
     await this.ha?.start(new Set(this.runtimes.keys()));
   }
@@ -156,7 +151,7 @@ export class Worker {
   }
 
   /** After another worker's info changed: let go of VMs it now serves while our agent for them is gone. */
-  reviewOwnership(): void {
+  private reviewOwnership(): void {
     for (const runtime of this.runtimes.values()) {
       if (runtime.yieldedWorker !== undefined || runtime.availability === "online") continue;
       const elsewhere = this.servedElsewhere(runtime.name);
@@ -175,7 +170,7 @@ export class Worker {
     // that still arrive are answered like the others.
     const runtimes = [...this.runtimes.values()];
     await Promise.allSettled(runtimes.map((runtime) => runtime.drain(graceMs)));
-    this.accepting = false;
+    this.router.close();
     // Nobody serves these VMs from now on: their retained availability says so, before the worker's own
     // state does (clients that read only a VM's topic would otherwise wait on an `online` that is not).
     await Promise.allSettled(runtimes.map((runtime) => runtime.publishUnserved()));

@@ -3,14 +3,8 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import nunjucks from "nunjucks";
 import { Policy } from "../../src/commands/policy.js";
-import {
-  type Component,
-  type DeviceConfig,
-  safeId,
-  type VmFacts,
-  vmDiscovery,
-  withRemovals,
-} from "../../src/ha/discovery.js";
+import { type Component, safeId, type VmFacts } from "../../src/ha/component.js";
+import { type DeviceConfig, vmDiscovery, withRemovals } from "../../src/ha/discovery.js";
 import { filesystemKey } from "../../src/ha/entities.js";
 import { Topics } from "../../src/mqtt/topics.js";
 import { StatusSnapshot } from "../../src/status/snapshot.js";

@@ -10,6 +10,7 @@ import { defineVerb } from "./verb.js";
  */
 export const execStatus = defineVerb({
   name: "exec-status",
+  set: "exec",
   args: argsObject({ pid: argInt() }),
   async run(context, args) {
     const state = await pollOnce(context, context.execs, args.pid);

@@ -39,6 +39,7 @@ const ExecArgs = argsObject({
  */
 export const exec = defineVerb({
   name: "exec",
+  set: "exec",
   args: ExecArgs,
   async run(context, args) {
     const path = authorizeProgram(args.path, context.restriction.exec, context.vm);

@@ -21,6 +21,7 @@ const mountpoints = z
  */
 export const freeze = defineVerb({
   name: "freeze",
+  set: "freeze",
   args: argsObject({ mountpoints: mountpoints.optional() }),
   async run(context, args) {
     const options = { timeoutMs: context.timeoutMs };
@@ -42,6 +43,7 @@ export const freeze = defineVerb({
 /** `guest-fsfreeze-thaw`: thaws whatever is frozen (0 when nothing was). */
 export const thaw = defineVerb({
   name: "thaw",
+  set: "freeze",
   args: argsObject({}),
   async run(context) {
     const count = await context.agent.call("guest-fsfreeze-thaw", {}, { timeoutMs: context.timeoutMs });

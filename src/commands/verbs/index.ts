@@ -1,4 +1,3 @@
-import type { VerbName } from "../policy.js";
 import { exec } from "./exec.js";
 import { execStatus } from "./exec-status.js";
 import { freeze, thaw } from "./freeze.js";
@@ -8,11 +7,11 @@ import { readFile } from "./read-file.js";
 import { setPassword } from "./set-password.js";
 import { status } from "./status.js";
 import { syncTime } from "./sync-time.js";
-import type { Verb } from "./verb.js";
+import type { Verb, VerbSet } from "./verb.js";
 import { writeFile } from "./write-file.js";
 
-/** The verbs this worker runs; a verb of the contract missing here answers `unsupported`. */
-export const verbs: Partial<Record<VerbName, Verb>> = {
+/** Every verb of the contract (shared/spec/mqtt-api.md): the one list the policy and the runner read. */
+const VERB_LIST = [
   ping,
   status,
   shutdown,
@@ -20,12 +19,30 @@ export const verbs: Partial<Record<VerbName, Verb>> = {
   halt,
   freeze,
   thaw,
-  "sync-time": syncTime,
-  "set-password": setPassword,
+  syncTime,
+  setPassword,
   exec,
-  "exec-status": execStatus,
-  "read-file": readFile,
-  "write-file": writeFile,
-};
+  execStatus,
+  readFile,
+  writeFile,
+] as const;
 
-export type { Verb, VerbContext } from "./verb.js";
+export type VerbName = (typeof VERB_LIST)[number]["name"];
+
+/** The verbs by name. */
+export const verbs: Readonly<Record<VerbName, Verb>> = Object.fromEntries(
+  VERB_LIST.map((verb) => [verb.name, verb as Verb]),
+) as Record<VerbName, Verb>;
+
+export const verbNames: readonly VerbName[] = VERB_LIST.map((verb) => verb.name);
+
+export function isVerbName(name: string): name is VerbName {
+  return Object.hasOwn(verbs, name);
+}
+
+/** The policy set of a verb. */
+export function verbSet(name: VerbName): VerbSet {
+  return verbs[name].set;
+}
+
+export type { Verb, VerbContext, VerbSet } from "./verb.js";

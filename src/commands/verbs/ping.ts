@@ -5,6 +5,7 @@ import { defineVerb } from "./verb.js";
 /** `guest-ping`, answered with the round trip in milliseconds (three decimals: µs are what differs). */
 export const ping = defineVerb({
   name: "ping",
+  set: "read",
   args: z.strictObject({}),
   async run(context) {
     const started = performance.now();

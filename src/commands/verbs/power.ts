@@ -15,6 +15,7 @@ type ShutdownMode = "powerdown" | "reboot" | "halt";
 function powerVerb(name: PowerVerb, mode: ShutdownMode) {
   return defineVerb({
     name,
+    set: "power",
     args: argsObject({}),
     async run(context) {
       await context.agent.call("guest-shutdown", { mode }, { timeoutMs: context.timeoutMs });

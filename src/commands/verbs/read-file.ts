@@ -13,6 +13,7 @@ import { defineVerb } from "./verb.js";
  */
 export const readFile = defineVerb({
   name: "read-file",
+  set: "files",
   args: argsObject({
     path: argPath(),
     offset: argCount().optional(),

@@ -32,6 +32,7 @@ const password = z
 /** `guest-set-user-password`: the password goes base64-encoded (its UTF-8 bytes), as the agent expects. */
 export const setPassword = defineVerb({
   name: "set-password",
+  set: "users",
   args: argsObject({ user, password, crypted: argBool().optional() }),
   async run(context, args) {
     const encoded = Buffer.from(args.password, "utf8").toString("base64");

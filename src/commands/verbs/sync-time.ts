@@ -22,6 +22,7 @@ interface Reading {
  */
 export const syncTime = defineVerb({
   name: "sync-time",
+  set: "time",
   args: argsObject({}),
   async run(context) {
     const clock = new HostClock();

@@ -1,8 +1,7 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
-import type { Config, Restriction } from "../../config/schema.js";
+import type { Config, PolicySetName, Restriction } from "../../config/schema.js";
 import type { StatusSnapshot } from "../../status/snapshot.js";
-import type { VerbName } from "../policy.js";
 import type { RequestAgent } from "../restricted-agent.js";
 import type { ExecTracker } from "./exec-tracker.js";
 
@@ -31,13 +30,21 @@ export interface VmEvent {
   readonly [key: string]: unknown;
 }
 
-/** One verb of the contract: its argument schema (strict) and what it does. */
-export interface Verb<A extends z.ZodType = z.ZodType> {
-  readonly name: VerbName;
+/** The policy set a verb belongs to: every verb is in one named set (and in `all`). */
+export type VerbSet = Exclude<PolicySetName, "all">;
+
+/**
+ * One verb of the contract, all it takes to run it: its name, the policy set that allows it, its
+ * argument schema (strict) and what it does. The path checks of `restrictions` are the verb's own (exec,
+ * the file verbs) and are made again on every agent call (RestrictedAgent), as for raw commands.
+ */
+export interface Verb<A extends z.ZodType = z.ZodType, N extends string = string> {
+  readonly name: N;
+  readonly set: VerbSet;
   readonly args: A;
   run(context: VerbContext, args: z.output<A>): Promise<unknown>;
 }
 
-export function defineVerb<A extends z.ZodType>(verb: Verb<A>): Verb<A> {
+export function defineVerb<const N extends string, A extends z.ZodType>(verb: Verb<A, N>): Verb<A, N> {
   return verb;
 }

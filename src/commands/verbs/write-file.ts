@@ -26,6 +26,7 @@ const WriteArgs = argsObject({
  */
 export const writeFile = defineVerb({
   name: "write-file",
+  set: "files",
   args: WriteArgs,
   async run(context, args) {
     const path = authorizeFile(args.path, context.restriction.files, context.vm);

@@ -1,3 +1,4 @@
+import { within } from "../async/within.js";
 import type { FleetCensus, InventoryVm } from "../inventory/census.js";
 import type { IncomingMessage } from "../mqtt/bus.js";
 import type { CallerConnection } from "./connect.js";
@@ -77,14 +78,7 @@ export async function call(
   });
   await bus.subscribe([outgoing.replyFilter]);
   await bus.publish(outgoing.topic, outgoing.payload, outgoing.options);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    complete,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, request.timeoutSeconds * 1000 + TRANSPORT_MARGIN_MS);
-    }),
-  ]);
-  clearTimeout(timer);
+  await within(complete, request.timeoutSeconds * 1000 + TRANSPORT_MARGIN_MS);
   return {
     expected,
     replies: [...replies.values()],

@@ -18,7 +18,14 @@ export interface JsonSchemaNode {
  * input side, with every default, so keys with a default are not marked required.
  */
 export function configJsonSchema(): JsonSchemaNode {
-  return z.toJSONSchema(Config, { io: "input", unrepresentable: "any" }) as JsonSchemaNode;
+  return z.toJSONSchema(Config, {
+    io: "input",
+    unrepresentable: "any",
+    // A section left out is parsed as `{}` (`.prefault({})`): editors are shown what that gives, not `{}`.
+    override: ({ zodSchema, jsonSchema }) => {
+      if (zodSchema instanceof z.ZodPrefault) jsonSchema.default = zodSchema.parse(undefined);
+    },
+  }) as JsonSchemaNode;
 }
 
 /**

@@ -1,15 +1,7 @@
-import { z } from "zod";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
 import { RetainedWait } from "../mqtt/retained-wait.js";
 import type { Topics } from "../mqtt/topics.js";
-
-/** What a worker's retained info says of one VM (see worker/bridge-info.ts); other members are ignored. */
-const InfoVm = z.looseObject({
-  name: z.string(),
-  groups: z.array(z.string()).default([]),
-  agent: z.enum(["online", "offline"]).catch("offline"),
-});
-const RetainedInfo = z.looseObject({ vms: z.array(InfoVm) });
+import { BridgeInfoPayload } from "./bridge-info-schema.js";
 
 export interface InventoryVm {
   readonly name: string;
@@ -63,7 +55,7 @@ export class FleetCensus {
     } catch {
       json = undefined;
     }
-    const info = RetainedInfo.safeParse(json);
+    const info = BridgeInfoPayload.safeParse(json);
     // Not ours to judge: a malformed info counts as serving nothing.
     this.served.set(worker, info.success ? info.data.vms.map((vm) => ({ ...vm, worker })) : []);
     return true;

@@ -1,36 +1,24 @@
-import mqtt, { type IClientPublishOptions, type IConnackPacket, type MqttClient } from "mqtt";
+import type { IConnackPacket, MqttClient } from "mqtt";
 import type { Logger } from "pino";
+import { within } from "../async/within.js";
 import { redactUrl } from "../net/redact-url.js";
-import { type BusOptions, clientOptions, describeConnectError } from "./bus-options.js";
-import { type IncomingMessage, toIncomingMessage } from "./incoming.js";
+import { type BusOptions, describeConnectError } from "./bus-options.js";
+import { attemptConnection } from "./connect-attempt.js";
+import type { IncomingMessage } from "./incoming.js";
+import { OutageLog } from "./outage-log.js";
+import { PendingPublishes } from "./pending-publishes.js";
 import { FALLBACK_NOTE, NEITHER_VERSION, refusesProtocolVersion } from "./protocol-fallback.js";
-import { type PublishRefusal, PublishRefusedError, refusalOf } from "./publish-refusal.js";
+import { clientPublishOptions, type PublishOptions } from "./publish-options.js";
+import { type PublishRefusal, PublishRefusals } from "./publish-refusal.js";
+import { RetainedTopics } from "./retained-topics.js";
 import { Subscriptions } from "./subscriptions.js";
-import { Sweep } from "./sweep.js";
 import { assertPublishable } from "./topics.js";
 import { type Corkable, WriteBatch } from "./write-batch.js";
 
 export type { BusOptions } from "./bus-options.js";
 export type { IncomingMessage } from "./incoming.js";
+export type { PublishOptions } from "./publish-options.js";
 export type { PublishRefusal } from "./publish-refusal.js";
-
-export interface PublishOptions {
-  retain?: boolean;
-  /** Default 1. */
-  qos?: 0 | 1;
-  /** MQTT 5 only; ignored on 3.1.1. */
-  correlationData?: Buffer;
-  /** MQTT 5 only: where the receiver should answer (a request's Response Topic). */
-  responseTopic?: string;
-  messageExpirySeconds?: number;
-  /** Reject this publish when the broker refuses it, whatever BusOptions.refusedPublish says. */
-  rejectIfRefused?: boolean;
-}
-
-type Settle = (err?: Error) => void;
-
-/** Messages that arrive before onMessage() is called (a resumed session delivers at once) are kept, up to this. */
-const EARLY_MESSAGES_KEPT = 1000;
 
 /**
  * The one connection to the broker. It owns what must survive a reconnect: the subscriptions, the retained
@@ -46,25 +34,14 @@ export class MqttBus {
   #closed = false;
   /** Incremented on every CONNACK, so the work started for an older connection stops. */
   #generation = 0;
-  #wasConnected = false;
-  #lastProblem: string | undefined;
+  readonly #outage: OutageLog;
   readonly #subscriptions: Subscriptions;
-  readonly #retained = new Map<string, string>();
-  readonly #pendingClears = new Set<string>();
+  readonly #retained = new RetainedTopics();
   readonly #connectListeners = new Set<() => void | Promise<void>>();
   readonly #disconnectListeners = new Set<(reason: string) => void>();
-  readonly #refusalListeners = new Set<(refusal: PublishRefusal) => void>();
-  /** Publishes waiting for a connection; every pending publish (these included), for close() to reject. */
-  readonly #waiters = new Set<Settle>();
-  readonly #unsettled = new Map<Settle, { readonly deadline: number; readonly late: string }>();
-  /**
-   * One timer for every pending publish's deadline instead of one each (a reply and an audit event per
-   * request: two timers set and cleared per request at saturation), checked every quarter of the timeout
-   * and at least once a second: a publish gives up at most that late.
-   */
-  readonly #sweep: Sweep;
+  readonly #refusals: PublishRefusals;
+  readonly #pending: PendingPublishes;
   #handler: ((message: IncomingMessage) => void) | undefined;
-  #early: IncomingMessage[] = [];
   readonly #batch = new WriteBatch(
     () => {
       const stream = this.#client?.stream as Partial<Corkable> | undefined;
@@ -77,8 +54,10 @@ export class MqttBus {
     this.#options = options;
     this.#log = options.log;
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 30_000;
-    this.#sweep = new Sweep(Math.min(1000, Math.max(10, this.#publishTimeoutMs / 4)), () => this.#expire());
+    this.#pending = new PendingPublishes(this.#publishTimeoutMs);
     this.#version = options.protocolVersion;
+    this.#refusals = new PublishRefusals(this.#log, options.refusedPublish === "reject");
+    this.#outage = new OutageLog(this.#log, options.url, options.reconnectPeriodMs ?? 1000);
     this.#subscriptions = new Subscriptions(
       () => this.#client,
       () => this.#version,
@@ -126,36 +105,16 @@ export class MqttBus {
 
   /** One connection attempt with the current protocol version; rejects with MQTT.js's own error. */
   #attempt(): Promise<void> {
-    const client = mqtt.connect(
-      this.#options.url,
-      clientOptions({ ...this.#options, protocolVersion: this.#version }),
-    );
+    const { client, connected } = attemptConnection(this.#options, this.#version, {
+      current: (client) => client === this.#client,
+      connected: (connack) => void this.#onConnected(connack),
+      closed: () => this.#onClosed(),
+      error: (err) => this.#onError(err),
+      disconnected: (reasonCode) => this.#outage.disconnectedBy(reasonCode),
+      message: (message) => this.#onPublish(message),
+    });
     this.#client = client;
-    // A client given up for another (the protocol fallback) must not touch the bus's state any more.
-    const current = () => client === this.#client;
-    client.on("connect", (connack) => current() && this.#onConnected(connack));
-    client.on("close", () => current() && this.#onClosed());
-    client.on("error", (err) => current() && this.#onError(err));
-    client.on("disconnect", (packet) => {
-      if (current())
-        this.#lastProblem = `the broker disconnected us (reason code ${packet.reasonCode ?? "?"})`;
-    });
-    client.on("message", (topic, payload, packet) => {
-      if (current()) this.#onPublish(toIncomingMessage(topic, payload, packet));
-    });
-    return new Promise<void>((resolve, reject) => {
-      const settle = (err?: unknown) => {
-        client.off("connect", onConnect).off("error", settle).off("close", onClose);
-        if (err === undefined) return resolve();
-        // Without end() MQTT.js would keep retrying in the background.
-        client.end(true);
-        reject(err);
-      };
-      const onConnect = () => settle();
-      const onClose = () =>
-        settle(new Error("the broker closed the connection without answering the CONNECT"));
-      client.on("connect", onConnect).on("error", settle).on("close", onClose);
-    });
+    return connected;
   }
 
   /** Called after every (re)connect, once subscriptions and retained messages are restored. */
@@ -171,16 +130,16 @@ export class MqttBus {
 
   /** Every publish the broker refuses (see BusOptions.refusedPublish), whatever the publish's promise does. */
   onPublishRefused(listener: (refusal: PublishRefusal) => void): () => void {
-    this.#refusalListeners.add(listener);
-    return () => this.#refusalListeners.delete(listener);
+    return this.#refusals.listen(listener);
   }
 
-  /** The single consumer of incoming messages; messages that arrived before it is set are handed over now. */
+  /**
+   * The single consumer of incoming messages. Set it before `connect()` when the session is persistent: a
+   * resumed session delivers what the broker kept at once (the worker's router keeps those until its
+   * fleet is ready).
+   */
   onMessage(handler: (message: IncomingMessage) => void): void {
     this.#handler = handler;
-    const early = this.#early;
-    this.#early = [];
-    for (const message of early) this.#deliver(message);
   }
 
   /**
@@ -222,7 +181,6 @@ export class MqttBus {
   async publishRetained(topic: string, payload: string): Promise<void> {
     assertPublishable(topic);
     if (payload === "") return this.clearRetained(topic);
-    this.#pendingClears.delete(topic);
     this.#retained.set(topic, payload);
     await this.#sendRemembered(topic, payload);
   }
@@ -230,8 +188,7 @@ export class MqttBus {
   /** Publishes an empty retained payload (the broker deletes the topic) and forgets the remembered copy. */
   async clearRetained(topic: string): Promise<void> {
     assertPublishable(topic);
-    this.#retained.delete(topic);
-    this.#pendingClears.add(topic);
+    this.#retained.clear(topic);
     await this.#sendRemembered(topic, "");
   }
 
@@ -240,8 +197,7 @@ export class MqttBus {
    * publishes it now (a VM that moved to another worker).
    */
   forgetRetained(topic: string): void {
-    this.#retained.delete(topic);
-    this.#pendingClears.delete(topic);
+    this.#retained.forget(topic);
   }
 
   /** Runs `work` once this batch is on the wire: a log line that must not delay a reply. */
@@ -265,17 +221,11 @@ export class MqttBus {
         this.#log.warn({ err }, "could not publish the offline state before disconnecting");
       });
     }
-    for (const settle of [...this.#unsettled.keys()]) settle(new Error("the MQTT connection was closed"));
+    this.#pending.rejectAll("the MQTT connection was closed");
     if (!client.connected) return client.endAsync(true);
     // A graceful end() waits until every QoS 1 message is acknowledged; if the broker vanishes right now
     // that is never, and a second end() is a no-op, so the socket is destroyed after a short grace.
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), 2000);
-    });
-    const ended = client.endAsync(false).then(() => false);
-    if (await Promise.race([ended, graceOver])) client.stream.destroy();
-    clearTimeout(timer);
+    if ((await within(client.endAsync(false), 2000)) === undefined) client.stream.destroy();
   }
 
   async #sendRemembered(topic: string, payload: string): Promise<void> {
@@ -283,7 +233,7 @@ export class MqttBus {
     if (!this.connected) return; // the next connect publishes it (also before the first connect())
     try {
       await this.#send(topic, payload, { retain: true, qos: 1 }, Date.now() + this.#publishTimeoutMs);
-      if (payload === "" && !this.#retained.has(topic)) this.#pendingClears.delete(topic);
+      if (payload === "") this.#retained.cleared(topic);
     } catch (err) {
       if (this.connected && !this.#closed) throw err;
     }
@@ -295,96 +245,44 @@ export class MqttBus {
     if (this.connected) return Promise.resolve();
     const ms = this.#publishTimeoutMs;
     const late = `not connected to the MQTT broker for ${ms} ms; ${topic} was not published`;
-    return this.#pending(deadline, late, (settle) => this.#waiters.add(settle));
+    return this.#pending.untilConnected(deadline, late);
   }
 
   #send(topic: string, payload: string | Buffer, options: PublishOptions, deadline: number): Promise<void> {
-    const sent: IClientPublishOptions = { qos: options.qos ?? 1, retain: options.retain ?? false };
-    if (this.protocolVersion === 5) {
-      const { correlationData, responseTopic, messageExpirySeconds } = options;
-      if (correlationData || responseTopic || messageExpirySeconds !== undefined) {
-        const properties: NonNullable<IClientPublishOptions["properties"]> = {};
-        if (correlationData) properties.correlationData = correlationData;
-        if (responseTopic) properties.responseTopic = responseTopic;
-        if (messageExpirySeconds !== undefined) properties.messageExpiryInterval = messageExpirySeconds;
-        sent.properties = properties;
-      }
-    }
+    const sent = clientPublishOptions(options, this.protocolVersion);
     const late = `the broker did not acknowledge ${topic} in time (connection lost?)`;
-    return this.#pending(deadline, late, (settle) => {
+    return this.#pending.track(deadline, late, (settle) => {
       this.#batch.touch();
       this.#client!.publish(topic, payload, sent, (err) =>
-        settle(this.#outcome(topic, err, options.rejectIfRefused === true)),
+        settle(this.#refusals.outcome(topic, err, options.rejectIfRefused === true)),
       );
     });
-  }
-
-  /** A publish's error as its promise sees it: a refusal is reported, and unless asked to reject is none. */
-  #outcome(topic: string, err: Error | undefined, reject: boolean): Error | undefined {
-    // MQTT.js passes null, not undefined, for a publish that went through.
-    const refusal = err ? refusalOf(topic, err) : undefined;
-    if (!refusal) return err ?? undefined;
-    for (const listener of this.#refusalListeners) {
-      try {
-        listener(refusal);
-      } catch (error) {
-        this.#log.error({ err: error }, "an MQTT publish-refused listener failed");
-      }
-    }
-    return reject || this.#options.refusedPublish === "reject" ? new PublishRefusedError(refusal) : undefined;
-  }
-
-  /** A promise that `start` settles, rejected at the deadline (with `late`) or by close(), whichever first. */
-  #pending(deadline: number, late: string, start: (settle: Settle) => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const settle: Settle = (err) => {
-        if (!this.#unsettled.delete(settle)) return;
-        this.#waiters.delete(settle);
-        if (err) reject(err);
-        else resolve();
-      };
-      this.#unsettled.set(settle, { deadline, late });
-      this.#sweep.arm();
-      start(settle);
-    });
-  }
-
-  /** Rejects the publishes whose deadline has passed. */
-  #expire(): boolean {
-    const now = Date.now();
-    for (const [settle, { deadline, late }] of this.#unsettled) {
-      if (deadline <= now) settle(new Error(late));
-    }
-    return this.#unsettled.size > 0;
   }
 
   async #onConnected(connack: IConnackPacket): Promise<void> {
     const generation = ++this.#generation;
     const stale = () => generation !== this.#generation || this.#closed;
-    // Nagle's algorithm holds a reply published right after a PUBACK until the broker's delayed ACK
-    // (~40 ms on loopback, measured by the benchmark): a request/response service wants every write sent.
-    // MQTT.js has no option for it; its stream is the TCP or TLS socket (a WebSocket stream has no such call).
+    // Nagle's algorithm would hold a reply written right after a PUBACK until the broker's delayed ACK, and
+    // MQTT.js has no option for it (its stream is the TCP or TLS socket; a WebSocket stream has no such call).
     const stream = this.#client?.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined;
     stream?.setNoDelay?.(true);
-    this.#wasConnected = true;
-    this.#lastProblem = undefined;
+    this.#outage.connected();
     const { sessionPresent } = connack;
     this.#log.info(
       { url: redactUrl(this.#options.url), sessionPresent, protocolVersion: this.#version },
       "connected to the MQTT broker",
     );
-    for (const settle of [...this.#waiters]) settle();
+    this.#pending.connected();
     // Subscriptions first, so no request published right after our `online` goes unheard.
     await this.#subscriptions
       .restore(sessionPresent, stale)
       .catch((err: Error) => this.#log.error({ err }, "restoring the MQTT subscriptions failed"));
     if (stale()) return;
     const deadline = Date.now() + this.#publishTimeoutMs;
+    const { clears, payloads } = this.#retained.pending();
     const republish = [
-      ...[...this.#pendingClears].map((topic) => this.#sendRemembered(topic, "")),
-      ...[...this.#retained].map(([topic, payload]) =>
-        this.#send(topic, payload, { retain: true, qos: 1 }, deadline),
-      ),
+      ...clears.map((topic) => this.#sendRemembered(topic, "")),
+      ...payloads.map(([topic, payload]) => this.#send(topic, payload, { retain: true, qos: 1 }, deadline)),
     ];
     for (const result of await Promise.allSettled(republish)) {
       if (result.status === "rejected")
@@ -401,15 +299,8 @@ export class MqttBus {
   }
 
   #onClosed(): void {
-    if (!this.#wasConnected) return; // a failed reconnect attempt; #onError logged why
-    this.#wasConnected = false;
-    const reason = this.#lastProblem ?? "the connection closed";
-    if (!this.#closed) {
-      this.#log.warn(
-        { reason },
-        `lost the MQTT broker; reconnecting every ${this.#options.reconnectPeriodMs ?? 1000} ms`,
-      );
-    }
+    const reason = this.#outage.closed(this.#closed);
+    if (reason === undefined) return; // a failed reconnect attempt; #onError logged why
     for (const listener of this.#disconnectListeners) {
       try {
         listener(reason);
@@ -422,18 +313,13 @@ export class MqttBus {
   #onError(err: Error): void {
     // The first CONNECT refused for its version is about to be retried with 3.1.1, which the log will say.
     if (this.#generation === 0 && this.#version === 5 && refusesProtocolVersion(err)) return;
-    const text = describeConnectError(this.#options.url, err).message;
-    // One warning per outage, not one per reconnect attempt every second.
-    if (text !== this.#lastProblem && this.#client?.reconnecting) this.#log.warn(text);
-    else this.#log.debug(text);
-    this.#lastProblem = text;
+    this.#outage.error(err, this.#client?.reconnecting === true);
   }
 
   #onPublish(message: IncomingMessage): void {
     // MQTT.js writes this message's PUBACK right after the handler: it joins this turn's batch.
     this.#batch.touch();
     if (this.#handler) this.#deliver(message);
-    else if (this.#early.length < EARLY_MESSAGES_KEPT) this.#early.push(message);
     else
       this.#log.warn({ topic: message.topic }, "dropped an MQTT message that came before a handler was set");
   }

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import { z } from "zod";
 
 /**
@@ -41,5 +42,36 @@ export class PublishRefusedError extends Error {
         : "";
     super(`the broker refused the publish to ${topic} (${reason}, reason code ${reasonCode})${hint}`);
     this.name = "PublishRefusedError";
+  }
+}
+
+/** Where a bus's refused publishes go: every listener is told, and the publish's own promise decides. */
+export class PublishRefusals {
+  readonly #listeners = new Set<(refusal: PublishRefusal) => void>();
+
+  constructor(
+    private readonly log: Logger,
+    /** Reject every refused publish's promise (BusOptions.refusedPublish "reject"), not only those that ask. */
+    private readonly rejectAll: boolean,
+  ) {}
+
+  listen(listener: (refusal: PublishRefusal) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** A publish's error as its promise sees it: a refusal is reported, and unless asked to reject is none. */
+  outcome(topic: string, err: Error | undefined, reject: boolean): Error | undefined {
+    // MQTT.js passes null, not undefined, for a publish that went through.
+    const refusal = err ? refusalOf(topic, err) : undefined;
+    if (!refusal) return err ?? undefined;
+    for (const listener of this.#listeners) {
+      try {
+        listener(refusal);
+      } catch (error) {
+        this.log.error({ err: error }, "an MQTT publish-refused listener failed");
+      }
+    }
+    return reject || this.rejectAll ? new PublishRefusedError(refusal) : undefined;
   }
 }

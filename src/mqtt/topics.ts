@@ -10,8 +10,12 @@ export type CommandTopic =
 /** The group every VM is in. */
 export const ALL_GROUP = "all";
 
-/** Levels that cannot name a VM because the contract uses them for other topics. */
-const RESERVED_VM_LEVELS = new Set(["bridge", "group"]);
+/** Levels that cannot name a VM because the contract uses them for other topics (the config refuses them too). */
+export const RESERVED_VM_LEVELS: readonly string[] = Object.freeze(["bridge", "group"]);
+
+export function isReservedVmLevel(level: string): boolean {
+  return RESERVED_VM_LEVELS.includes(level);
+}
 
 /**
  * Builders refuse a name that is not one clean topic level: a `/` would shift every level after it and a
@@ -157,7 +161,7 @@ export class Topics {
     if (levels.length === 4 && levels[0] === "group" && levels[2] === "cmd") {
       return { kind: "group", group: levels[1]!, command: levels[3]! };
     }
-    if (levels.length === 3 && levels[1] === "cmd" && !RESERVED_VM_LEVELS.has(levels[0]!)) {
+    if (levels.length === 3 && levels[1] === "cmd" && !isReservedVmLevel(levels[0]!)) {
       return { kind: "vm", vm: levels[0]!, command: levels[2]! };
     }
     return undefined;
@@ -165,8 +169,7 @@ export class Topics {
 
   private vmRoot(vm: string): string {
     level("VM name", vm);
-    if (RESERVED_VM_LEVELS.has(vm))
-      throw new TypeError(`"${vm}" is a reserved topic level and cannot name a VM`);
+    if (isReservedVmLevel(vm)) throw new TypeError(`"${vm}" is a reserved topic level and cannot name a VM`);
     return `${this.base}/${vm}`;
   }
 }

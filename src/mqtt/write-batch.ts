@@ -8,13 +8,12 @@ export interface Corkable {
  * Batches what is written to the broker in one event-loop turn into one write, at the end of the turn
  * (setImmediate runs right after the poll phase): the PUBACKs and replies of every request completed in a
  * turn leave together. Every write is one syscall, one TCP segment and one wake-up of the broker, and on a
- * small host those cost more than building the packets (the throughput benchmark's profile: socket writes
- * were the first entry); MQTT.js corks each packet only until the next tick. A lone reply waits for nothing.
- * `afterFlush` work runs once the batch is on the wire: what must not delay a reply (its audit event, a
- * log line).
+ * small host those cost more than building the packets; MQTT.js corks each packet only until the next tick.
+ * A lone reply waits for nothing. `afterFlush` work runs once the batch is on the wire: what must not delay a
+ * reply (its audit event, a log line).
  *
- * Tried and dropped: holding a request's PUBACK until its reply, so that both leave in one write as an echo
- * sends them. Pings got slower (~45 µs at the median): the early PUBACK is written while the agent works.
+ * It differs from the agent channel's batch (src/qga/channel.ts, flushed at process.nextTick) because the
+ * broker writes worth merging come from many I/O callbacks of one poll phase, one PUBACK or reply each.
  */
 export class WriteBatch {
   private corked: Corkable | undefined;

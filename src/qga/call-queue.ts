@@ -1,6 +1,6 @@
-import type { AgentRequest } from "./channel.js";
 import { AgentBusyError, AgentTimeoutError, type QgaError } from "./errors.js";
 import { approximateJsonBytes } from "./json-size.js";
+import type { AgentRequest } from "./link.js";
 
 export interface QueuedCall {
   readonly request: AgentRequest;

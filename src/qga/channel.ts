@@ -1,64 +1,23 @@
 import { randomInt } from "node:crypto";
 import type net from "node:net";
-import { AgentReplyError, AgentTimeoutError, AgentUnavailableError, type QgaError } from "./errors.js";
+import { withinOrFail } from "../async/within.js";
+import { AgentReplyError, AgentTimeoutError, AgentUnavailableError } from "./errors.js";
 import { type Frame, FrameDecoder } from "./framing.js";
+import { LineLedger } from "./line-ledger.js";
+import type { AgentRequest, LinkOptions, SendOptions } from "./link.js";
 import type { ConductSink, UnaskedKind } from "./misbehaviour.js";
+import { PendingCalls } from "./pending-calls.js";
 import { idFromLineTail, type ParsedLine, parseReplyLine } from "./reply.js";
 import { DEFAULT_REPLY_LIMITS, type ReplyLimits } from "./reply-limits.js";
+import { newSyncId, requestLine, SYNC_DELIMITER, syncRequest } from "./request-lines.js";
+import { type SyncWaiter, syncWaiter } from "./sync-waiter.js";
+import { TickWrites } from "./tick-writes.js";
 
-export interface ChannelOptions {
-  /** A reply line longer than this fails its call with `ReplyTooLarge` instead of being buffered. */
-  readonly maxReplyBytes: number;
-  /** How long the sync handshake may take before the agent counts as unavailable. */
-  readonly syncTimeoutMs: number;
-  /** Requests in flight at once where the agent echoes ids (it still runs them one after another). */
-  readonly maxInFlight: number;
-  /** Skip the id probe: what an earlier connection to the same agent found. */
-  readonly assumeIds?: boolean;
-  /** Bounds on a reply's nesting and size (a reply past them fails its call with `InvalidReply`). */
-  readonly replyLimits?: ReplyLimits;
-  /**
-   * Told of everything the agent sends unasked or unusable, instead of a log line each (a guest can send
-   * millions); may have the channel cut off (a flood).
-   */
-  readonly conduct?: ConductSink;
-}
+/** A channel is opened with what a link is, but for how the socket is connected and logged. */
+export type ChannelOptions = Omit<LinkOptions, "connectTimeoutMs" | "log">;
 
-export interface AgentRequest {
-  readonly execute: string;
-  readonly arguments?: Record<string, unknown>;
-}
-
-export interface SendOptions {
-  readonly timeoutMs: number;
-  /** False for commands that answer nothing on success (guest-shutdown, guest-suspend-*). */
-  readonly replies: boolean;
-}
-
-interface Pending {
-  readonly seq: number;
-  readonly command: string;
-  readonly replies: boolean;
-  /** For a command without reply: the sync that follows it in the same write. */
-  readonly ackSyncId: number | undefined;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: QgaError) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-interface SyncWaiter {
-  readonly syncId: number;
-  /** Requests sent before this sync: once its reply arrives, theirs never will (the agent answers in order). */
-  readonly afterSeq: number;
-  readonly promise: Promise<void>;
-  readonly settle: (error?: QgaError) => void;
-}
-
-const SYNC_DELIMITER = Buffer.from([0xff]);
 /** Where nobody counts: a channel opened without a conduct never cuts itself off. */
 const UNCOUNTED: ConductSink = { unasked: () => undefined, noted: () => {} };
-/** The agent's integers are int64, but ids must stay exact in a JS number. */
-const MAX_SYNC_ID = 2 ** 31;
 
 /**
  * One open connection to a guest agent, past its handshake.
@@ -78,16 +37,8 @@ export class AgentChannel {
   private readonly decoder: FrameDecoder;
   private readonly conduct: ConductSink;
   private readonly replyLimits: ReplyLimits;
-  /** The decoder's discardedBytes and blankLines already reported. */
-  private discardedSeen = 0;
-  private blankSeen = 0;
-  /**
-   * Lines the agent owes us: one per request written (two for a command without reply and its sync), and
-   * three per sync (the parse error its 0xFF causes, the 0xFF, the reply). A line beyond them was sent
-   * unasked, whatever it is, and counts toward the flood limits.
-   */
-  private owed = 0;
-  private readonly pending = new Map<string, Pending>();
+  private readonly ledger: LineLedger;
+  private readonly pending = new PendingCalls();
   private readonly idPrefix = `q${randomInt(36 ** 4).toString(36)}`;
   private seq = 0;
   private sync: SyncWaiter | undefined;
@@ -98,8 +49,7 @@ export class AgentChannel {
   /** Why the lines in flight were lost, for the calls that a resync then fails. */
   private unreadableReason: { message: string; errorClass: string } | undefined;
   private readonly closeListeners: Array<(error: AgentUnavailableError) => void> = [];
-  /** Set while this tick's requests are being gathered into one write. */
-  private corked = false;
+  private readonly writes: TickWrites;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -107,6 +57,8 @@ export class AgentChannel {
   ) {
     this.decoder = new FrameDecoder(options.maxReplyBytes);
     this.conduct = options.conduct ?? UNCOUNTED;
+    this.ledger = new LineLedger(this.conduct);
+    this.writes = new TickWrites(socket);
     this.replyLimits = options.replyLimits ?? DEFAULT_REPLY_LIMITS;
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (err) =>
@@ -164,17 +116,11 @@ export class AgentChannel {
     if (this.closedError) return Promise.reject(this.closedError);
     const seq = ++this.seq;
     const key = this.idsSupported ? `${this.idPrefix}.${seq}` : String(seq);
-    const message: Record<string, unknown> = { execute: request.execute };
-    if (request.arguments && Object.keys(request.arguments).length > 0) message.arguments = request.arguments;
-    if (this.idsSupported) message.id = key;
-    let payload = JSON.stringify(message);
-    const ackSyncId = options.replies ? undefined : this.newSyncId();
-    // A command that answers nothing on success is followed by a sync in the same write: a sync reply
-    // with no error before it means the agent accepted the command.
-    if (ackSyncId !== undefined) payload += syncRequest(ackSyncId);
+    const ackSyncId = options.replies ? undefined : newSyncId();
+    const payload = requestLine(request, this.idsSupported ? key : undefined, ackSyncId);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.onTimeout(key, options.timeoutMs), options.timeoutMs);
-      this.pending.set(key, {
+      this.pending.add(key, {
         seq,
         command: request.execute,
         replies: options.replies,
@@ -183,28 +129,10 @@ export class AgentChannel {
         reject,
         timer,
       });
-      this.owed += ackSyncId === undefined ? 1 : 2;
-      this.write(payload);
+      this.ledger.owe(ackSyncId === undefined ? 1 : 2);
+      this.writes.write(payload);
     });
   }
-
-  /**
-   * Requests sent in one tick leave in one write (a status poll sends several at once): a write is a
-   * syscall and a wake-up of the agent, which cost more than building the request.
-   */
-  private write(payload: string): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(payload);
-  }
-
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   /**
    * Re-establishes a known position in the stream: writes 0xFF (resets the agent's parser, discarding any
@@ -229,50 +157,41 @@ export class AgentChannel {
   }
 
   private startSync(): SyncWaiter {
-    const syncId = this.newSyncId();
-    let done: (error?: QgaError) => void = () => {};
-    const promise = new Promise<void>((resolve, reject) => {
-      done = (error) => (error ? reject(error) : resolve());
-    });
-    // Nobody may be waiting on a background resync; its failure closes the channel, which is reported there.
-    promise.catch(() => {});
-    const timer = setTimeout(() => {
+    const syncId = newSyncId();
+    const { syncTimeoutMs } = this.options;
+    const waiter = syncWaiter(syncId, this.seq, syncTimeoutMs, () =>
       this.shutdown(
         new AgentUnavailableError(
-          `the agent did not answer the sync handshake within ${this.options.syncTimeoutMs} ms ` +
+          `the agent did not answer the sync handshake within ${syncTimeoutMs} ms ` +
             "(the agent may not be running in the guest, or another client holds its socket)",
         ),
-      );
-    }, this.options.syncTimeoutMs);
-    const settle = (error?: QgaError): void => {
-      clearTimeout(timer);
-      done(error);
-    };
-    this.owed += 3;
+      ),
+    );
+    this.ledger.owe(3);
     this.socket.write(Buffer.concat([SYNC_DELIMITER, Buffer.from(syncRequest(syncId))]));
-    return { syncId, afterSeq: this.seq, promise, settle };
+    return waiter;
   }
 
   /** A ping with an id: an agent older than QEMU 4.0 refuses the member (an error without id). */
   private async probeIds(): Promise<boolean> {
     const key = `${this.idPrefix}.probe`;
-    this.owed += 1;
+    this.ledger.owe(1);
     this.socket.write(JSON.stringify({ execute: "guest-ping", id: key }));
-    return new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.probe = undefined;
-        reject(
-          new AgentUnavailableError(
-            `the agent did not answer guest-ping within ${this.options.syncTimeoutMs} ms`,
-          ),
-        );
-      }, this.options.syncTimeoutMs);
+    const answer = new Promise<ParsedLine>((resolve) => {
       this.probe = (line) => {
-        clearTimeout(timer);
         this.probe = undefined;
-        resolve(line.kind === "return" && line.id === key);
+        resolve(line);
       };
     });
+    const { syncTimeoutMs } = this.options;
+    const expired = () =>
+      new AgentUnavailableError(`the agent did not answer guest-ping within ${syncTimeoutMs} ms`);
+    try {
+      const line = await withinOrFail(answer, syncTimeoutMs, expired);
+      return line.kind === "return" && line.id === key;
+    } finally {
+      this.probe = undefined;
+    }
   }
 
   /**
@@ -281,17 +200,8 @@ export class AgentChannel {
    */
   private onData(chunk: Buffer): void {
     const frames = this.decoder.push(chunk);
-    const discarded = this.decoder.discardedBytes - this.discardedSeen;
-    const blank = this.decoder.blankLines - this.blankSeen;
-    this.discardedSeen = this.decoder.discardedBytes;
-    this.blankSeen = this.decoder.blankLines;
-    // Bytes of an over-long line count as they stream in: a line that never ends is a flood too.
-    if (discarded > 0 && this.countUnasked("oversized", 0, discarded)) return;
-    if (blank > 0) {
-      // Once per chunk, not per line: a chunk can hold 64 Ki of them.
-      this.conduct.noted("unparsable", `${blank} empty lines`);
-      if (this.countUnasked("unparsable", blank, blank)) return;
-    }
+    const { discardedBytes, blankLines } = this.decoder;
+    if (this.cutOffIf(this.ledger.unframed(discardedBytes, blankLines))) return;
     for (const frame of frames) {
       if (this.closedError) return;
       this.onFrame(frame);
@@ -313,7 +223,9 @@ export class AgentChannel {
         this.finishSync(this.sync);
         return;
       }
-      if (this.resolveAck(line.value)) {
+      const accepted = this.pending.takeAck(line.value);
+      if (accepted) {
+        accepted.resolve(undefined);
         this.account("reply", size);
         return;
       }
@@ -333,7 +245,7 @@ export class AgentChannel {
         this.onUnreadable(`the agent sent a reply that is not valid JSON: ${line.preview}`);
       return;
     }
-    const pending = this.takePending(line.id);
+    const pending = this.pending.take(line.id, this.idsSupported);
     if (!pending) {
       // While a resync drains the channel, stale and late replies are expected.
       const kind = this.sync ? "discarded" : line.kind === "refused" ? "too_complex" : "unmatched";
@@ -353,7 +265,7 @@ export class AgentChannel {
   private onOverflow(bytes: number, tail: Buffer): void {
     const message = `the agent's reply was ${bytes} bytes, over the limit of ${this.options.maxReplyBytes} (maxReplyBytes)`;
     const id = this.idsSupported ? idFromLineTail(tail) : undefined;
-    const pending = this.takePending(id);
+    const pending = this.pending.take(id, this.idsSupported);
     if (pending) {
       this.account("reply", 0);
       this.conduct.noted("oversized", message);
@@ -365,24 +277,13 @@ export class AgentChannel {
     if (!this.account("oversized", 0, message)) this.onUnreadable(message, "ReplyTooLarge");
   }
 
-  /**
-   * Books one frame against the lines the agent owes; logs (as a summary) what is wrong with it; counts it
-   * toward the flood limits if nothing was owed. Says whether that cut the agent off.
-   */
+  /** Books one frame with the ledger (see LineLedger.book); says whether that cut the agent off. */
   private account(outcome: UnaskedKind | "reply", bytes: number, detail?: string): boolean {
-    const owed = this.owed > 0;
-    if (owed) this.owed--;
-    if (outcome === "reply") return false;
-    if (outcome !== "discarded") this.conduct.noted(outcome, detail);
-    return !owed && this.countUnasked(outcome, 1, bytes);
+    return this.cutOffIf(this.ledger.book(outcome, bytes, detail));
   }
 
-  /**
-   * Reports what the agent sent unasked; when that makes a flood, cuts the agent off (pending calls fail,
-   * the socket is destroyed and no longer read) and says so.
-   */
-  private countUnasked(kind: UnaskedKind, lines: number, bytes: number): boolean {
-    const flood = this.conduct.unasked(kind, lines, bytes);
+  /** A flood cuts the agent off: pending calls fail, the socket is destroyed and no longer read. */
+  private cutOffIf(flood: string | undefined): boolean {
     if (flood === undefined) return false;
     this.shutdown(new AgentUnavailableError(flood));
     return true;
@@ -404,10 +305,7 @@ export class AgentChannel {
     this.sync = undefined;
     const reason = this.unreadableReason;
     this.unreadableReason = undefined;
-    for (const [key, pending] of this.pending) {
-      if (pending.seq > waiter.afterSeq) continue;
-      this.pending.delete(key);
-      clearTimeout(pending.timer);
+    for (const pending of this.pending.takeUpTo(waiter.afterSeq)) {
       pending.reject(
         reason
           ? new AgentReplyError(reason.errorClass, reason.message)
@@ -415,42 +313,13 @@ export class AgentChannel {
       );
     }
     // The agent answers in order: what it owed for requests before the sync it will never send now.
-    this.owed = 0;
-    for (const pending of this.pending.values()) this.owed += pending.ackSyncId === undefined ? 1 : 2;
+    this.ledger.reset(this.pending.owedLines());
     waiter.settle();
   }
 
-  /** Matches the sync that follows a command without reply: its arrival means the command was accepted. */
-  private resolveAck(value: unknown): boolean {
-    for (const [key, pending] of this.pending) {
-      if (pending.ackSyncId === undefined || pending.ackSyncId !== value) continue;
-      this.pending.delete(key);
-      clearTimeout(pending.timer);
-      pending.resolve(undefined);
-      return true;
-    }
-    return false;
-  }
-
-  private takePending(id: unknown): Pending | undefined {
-    let key: string | undefined;
-    if (this.idsSupported) {
-      if (typeof id === "string" && this.pending.has(id)) key = id;
-    } else {
-      // One request at a time without ids: the reply is the only pending call's.
-      key = this.pending.keys().next().value;
-    }
-    if (key === undefined) return undefined;
-    const pending = this.pending.get(key)!;
-    this.pending.delete(key);
-    clearTimeout(pending.timer);
-    return pending;
-  }
-
   private onTimeout(key: string, timeoutMs: number): void {
-    const pending = this.pending.get(key);
+    const pending = this.pending.takeExpired(key);
     if (!pending) return;
-    this.pending.delete(key);
     pending.reject(
       new AgentTimeoutError(`${pending.command}: no answer from the agent within ${timeoutMs} ms`),
     );
@@ -467,22 +336,12 @@ export class AgentChannel {
       this.sync = undefined;
       waiter.settle(error);
     }
-    for (const pending of this.pending.values()) {
-      clearTimeout(pending.timer);
+    for (const pending of this.pending.takeAll()) {
       // A command without reply that ends in EOF is the guest going down, as asked.
       if (!pending.replies) pending.resolve(undefined);
       else
         pending.reject(new AgentUnavailableError(`${pending.command}: ${error.message}`, { cause: error }));
     }
-    this.pending.clear();
     for (const listener of this.closeListeners.splice(0)) listener(error);
   }
-
-  private newSyncId(): number {
-    return randomInt(1, MAX_SYNC_ID);
-  }
-}
-
-function syncRequest(id: number): string {
-  return JSON.stringify({ execute: "guest-sync-delimited", arguments: { id } });
 }

@@ -1,97 +1,41 @@
-import { type AgentAddress, formatAddress, parseAddress } from "./address.js";
+import { withinOrFail } from "../async/within.js";
+import { type AgentAddress, parseAddress } from "./address.js";
 import { Backoff } from "./backoff.js";
 import { CallQueue } from "./call-queue.js";
-import { type AgentCapabilities, unsupportedReason } from "./capabilities.js";
-import type { CommandSpec } from "./catalogue/define.js";
+import type { AgentCapabilities } from "./capabilities.js";
 import { type ArgsOf, type CommandName, lookupCommand, type ResultOf } from "./catalogue/index.js";
-import type { AgentRequest } from "./channel.js";
-import { AgentConduct, type ConductOptions, DEFAULT_CONDUCT } from "./conduct.js";
+import {
+  type ClientSettings,
+  clientSettings,
+  type GuestAgentOptions,
+  replyLimitsOf,
+} from "./client-options.js";
+import { explainRefusal, frozenAfter, refusalBeforeSending } from "./command-gate.js";
+import { AgentConduct, DEFAULT_CONDUCT } from "./conduct.js";
 import {
   AgentReplyError,
   AgentTimeoutError,
   AgentUnavailableError,
-  FrozenError,
   InvalidArgumentsError,
   type QgaError,
   UnknownCommandError,
-  UnsupportedCommandError,
 } from "./errors.js";
 import { watchGoingDown } from "./going-down.js";
 import { type Handshake, handshake } from "./handshake.js";
-import type { AgentLink, LinkOpener } from "./link.js";
+import type { AgentLink, AgentRequest, LinkOpener } from "./link.js";
 import { type Logger, silentLogger } from "./logger.js";
 import type { Misbehaviour } from "./misbehaviour.js";
-import { DEFAULT_REPLY_LIMITS, type ReplyLimits } from "./reply-limits.js";
-import { socketLinkOpener } from "./socket-link.js";
-import { withinMs } from "./time-limit.js";
+import type { ReplyLimits } from "./reply-limits.js";
+import { defaultLinkOpener } from "./socket-link.js";
+import { type AgentState, type FrozenListener, type StateListener, StateReport } from "./state-report.js";
 import { describeIssues } from "./validation.js";
 
-/**
- * How the client holds the agent's socket.
- * - `hold`: one connection kept open and re-opened when it drops: fastest, for sockets nobody else uses.
- * - `linger`: connect on demand, close after `idleMs` without calls (0: one connection per command). The
- *   agent serves one client at a time, so this is what a host whose own tools use the socket needs
- *   (Proxmox freezes filesystems through it for backups).
- */
-export type ConnectionPolicy =
-  | { readonly mode: "hold" }
-  | { readonly mode: "linger"; readonly idleMs: number };
-
-export interface GuestAgentOptions {
-  /** A unix socket path, `tcp://host:port`, or `libvirt:<domain>` (then `open` is required). */
-  readonly address: string | AgentAddress;
-  /** How to reach the agent; default: a socket of our own to `address`. */
-  readonly open?: LinkOpener;
-  readonly policy?: ConnectionPolicy;
-  /** Default per-call timeout. */
-  readonly timeoutMs?: number;
-  readonly connectTimeoutMs?: number;
-  /** The handshake's own timeout; also how long a socket held by another client takes to report so. */
-  readonly syncTimeoutMs?: number;
-  /** Calls waiting for the agent beyond those in flight; over it, `busy`. */
-  readonly maxQueue?: number;
-  /** What the waiting calls may hold, all together (their arguments, and a few hundred bytes each). */
-  readonly maxQueueBytes?: number;
-  readonly maxInFlight?: number;
-  /** The largest reply line accepted, in bytes. */
-  readonly maxReplyBytes?: number;
-  /** The deepest nesting of a reply line accepted (default 64): see reply-limits.ts. */
-  readonly maxReplyDepth?: number;
-  /** The most values in a reply line accepted (default 1,000,000): see reply-limits.ts. */
-  readonly maxReplyNodes?: number;
-  /** When an agent counts as flooding its channel, and how long it is then cut off: see conduct.ts. */
-  readonly flood?: Partial<ConductOptions>;
-  /** Reconnect backoff of the `hold` policy. */
-  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
-  /** How long `guest-info` and id support stay trusted across short-lived (`linger`) connections. */
-  readonly profileTtlMs?: number;
-  readonly log?: Logger;
-}
-
-export type AgentState = "online" | "offline";
+export type { ConnectionPolicy, GuestAgentOptions } from "./client-options.js";
+export type { AgentState } from "./state-report.js";
 
 export interface CallOptions {
   readonly timeoutMs?: number;
 }
-
-/**
- * Told when the state changes. `misbehaviour` is set when the agent went offline because the client cut
- * it off for flooding its channel; listeners are told then even if the agent was offline already.
- */
-type StateListener = (state: AgentState, reason: string | undefined, misbehaviour?: Misbehaviour) => void;
-type FrozenListener = (frozen: boolean) => void;
-
-const DEFAULTS = {
-  timeoutMs: 30_000,
-  connectTimeoutMs: 3_000,
-  syncTimeoutMs: 3_000,
-  maxQueue: 10_000,
-  maxQueueBytes: 16 * 1024 * 1024,
-  maxInFlight: 8,
-  maxReplyBytes: 24 * 1024 * 1024,
-  backoff: { initialMs: 250, maxMs: 5_000 },
-  profileTtlMs: 300_000,
-} as const;
 
 /**
  * A supervised client of one guest agent: validates every call against the command catalogue and the
@@ -100,70 +44,51 @@ const DEFAULTS = {
  */
 export class GuestAgent {
   readonly address: AgentAddress;
-  private readonly options: Required<
-    Omit<GuestAgentOptions, "address" | "log" | "open" | "maxReplyDepth" | "maxReplyNodes" | "flood">
-  >;
+  private readonly options: ClientSettings;
   private readonly replyLimits: ReplyLimits;
   private readonly conduct: AgentConduct;
-  /** The cut-off listeners were last told of: each is told once. */
-  private reportedMisbehaviour: Misbehaviour | undefined;
+  private readonly report: StateReport;
   private readonly open: LinkOpener;
   private readonly log: Logger;
   private readonly backoff: Backoff;
   private readonly queue: CallQueue;
-  private channel: AgentLink | undefined;
+  /** The open way to the agent, whatever it goes through (a socket of our own, or libvirt). */
+  private link: AgentLink | undefined;
   private connecting: Promise<AgentLink> | undefined;
   private profile: { capabilities: AgentCapabilities; until: number } | undefined;
-  private stateValue: AgentState = "offline";
-  private frozenValue = false;
   private stopped = false;
   private started = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private unwatchReady: (() => void) | undefined;
   private goingDown: { cancel(): void } | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
-  /** Set while the idle timer closes the channel: that close is no outage. */
+  /** Set while the idle timer closes the link: that close is no outage. */
   private idleClosing = false;
-  private readonly stateListeners = new Set<StateListener>();
-  private readonly frozenListeners = new Set<FrozenListener>();
 
   constructor(options: GuestAgentOptions) {
     this.address = typeof options.address === "string" ? parseAddress(options.address) : options.address;
-    this.options = {
-      policy: options.policy ?? { mode: "hold" },
-      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
-      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-      syncTimeoutMs: options.syncTimeoutMs ?? DEFAULTS.syncTimeoutMs,
-      maxQueue: options.maxQueue ?? DEFAULTS.maxQueue,
-      maxQueueBytes: options.maxQueueBytes ?? DEFAULTS.maxQueueBytes,
-      maxInFlight: options.maxInFlight ?? DEFAULTS.maxInFlight,
-      maxReplyBytes: options.maxReplyBytes ?? DEFAULTS.maxReplyBytes,
-      backoff: options.backoff ?? DEFAULTS.backoff,
-      profileTtlMs: options.profileTtlMs ?? DEFAULTS.profileTtlMs,
-    };
+    this.options = clientSettings(options);
     this.log = options.log ?? silentLogger;
-    this.replyLimits = {
-      maxDepth: options.maxReplyDepth ?? DEFAULT_REPLY_LIMITS.maxDepth,
-      maxNodes: options.maxReplyNodes ?? DEFAULT_REPLY_LIMITS.maxNodes,
-    };
+    this.replyLimits = replyLimitsOf(options);
     this.conduct = new AgentConduct({ ...DEFAULT_CONDUCT, ...options.flood }, this.log);
-    this.open = options.open ?? defaultOpener(this.address);
+    this.report = new StateReport(this.address, this.log);
+    this.open = options.open ?? defaultLinkOpener(this.address);
     this.backoff = new Backoff(this.options.backoff);
     this.queue = new CallQueue({ maxCalls: this.options.maxQueue, maxBytes: this.options.maxQueueBytes });
   }
 
   get state(): AgentState {
-    return this.stateValue;
+    return this.report.state;
   }
 
-  /** Calls waiting for the channel (not yet sent): the queue depth metric. */
+  /** Calls waiting for the link (not yet sent): the queue depth metric. */
   get queueDepth(): number {
     return this.queue.length;
   }
 
   /** Whether the guest's filesystems are frozen, as far as this client has seen. */
   get frozen(): boolean {
-    return this.frozenValue;
+    return this.report.frozen;
   }
 
   /**
@@ -180,13 +105,11 @@ export class GuestAgent {
   }
 
   onStateChange(listener: StateListener): () => void {
-    this.stateListeners.add(listener);
-    return () => this.stateListeners.delete(listener);
+    return this.report.onStateChange(listener);
   }
 
   onFrozenChange(listener: FrozenListener): () => void {
-    this.frozenListeners.add(listener);
-    return () => this.frozenListeners.delete(listener);
+    return this.report.onFrozenChange(listener);
   }
 
   /** With the `hold` policy, connects now and keeps reconnecting; with `linger`, nothing until a call. */
@@ -200,7 +123,7 @@ export class GuestAgent {
 
   /** The agent is reachable again (the transport says so): reconnect now, not at the next backoff step. */
   private retryNow(): void {
-    if (this.stopped || this.channel?.isOpen || this.connecting || this.conduct.misbehaviour) return;
+    if (this.stopped || this.link?.isOpen || this.connecting || this.conduct.misbehaviour) return;
     clearTimeout(this.reconnectTimer);
     this.backoff.reset();
     this.reconnect();
@@ -214,7 +137,7 @@ export class GuestAgent {
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.idleTimer);
     this.queue.failAll(new AgentUnavailableError("the guest-agent client was stopped"));
-    this.channel?.close();
+    this.link?.close();
     await this.connecting?.catch(() => {});
     this.conduct.close();
   }
@@ -237,19 +160,23 @@ export class GuestAgent {
       throw new InvalidArgumentsError(describeIssues(parsedArgs.error, "args", 5, spec.secretArgs !== true));
     const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + timeoutMs;
-    if (!this.profile || !this.channel?.isOpen)
-      await withinMs(
-        this.ensureChannel(),
+    if (!this.profile || !this.link?.isOpen)
+      await withinOrFail(
+        this.ensureLink(),
         deadline - Date.now(),
         () => new AgentTimeoutError(`${name}: the agent could not be reached before the timeout`),
       );
-    this.checkRunnable(spec);
+    const refusal = refusalBeforeSending(spec, this.profile?.capabilities, this.report.frozen);
+    if (refusal) throw refusal;
     const request: AgentRequest = { execute: name, arguments: parsedArgs.data as Record<string, unknown> };
     let value: unknown;
     try {
       value = await this.enqueue(request, spec.replies, deadline);
     } catch (error) {
-      throw await this.explainRefusal(spec, error);
+      const { syncTimeoutMs } = this.options;
+      throw await explainRefusal(spec, error, () =>
+        this.call("guest-fsfreeze-status", {}, { timeoutMs: syncTimeoutMs }),
+      );
     }
     if (!spec.replies) {
       if (name === "guest-shutdown") this.watchGoingDown();
@@ -259,60 +186,25 @@ export class GuestAgent {
     if (!result.success) {
       throw new AgentReplyError("InvalidReply", `${name} returned ${describeIssues(result.error, "result")}`);
     }
-    this.trackFreeze(name, result.data);
+    const frozen = frozenAfter(name, result.data);
+    if (frozen !== undefined) this.report.setFrozen(frozen);
     return result.data;
-  }
-
-  private checkRunnable(spec: CommandSpec): void {
-    const capabilities = this.profile?.capabilities;
-    const reason = capabilities && unsupportedReason(capabilities, spec.name);
-    if (reason) throw new UnsupportedCommandError(reason);
-    if (this.frozenValue && !spec.allowedWhileFrozen) {
-      throw new FrozenError(
-        `${spec.name} is refused while the guest's filesystems are frozen (thaw them first)`,
-      );
-    }
-  }
-
-  /**
-   * The agent disables most commands while frozen and says only "has been disabled"; if guest-info said
-   * the command is enabled, the guest was frozen behind our back (e.g. by a backup): ask, and say so.
-   */
-  private async explainRefusal(spec: CommandSpec, error: unknown): Promise<unknown> {
-    if (!(error instanceof AgentReplyError) || !/has been disabled/.test(error.desc)) return error;
-    if (spec.allowedWhileFrozen) return new UnsupportedCommandError(error.desc, { cause: error });
-    try {
-      const status = await this.call("guest-fsfreeze-status", {}, { timeoutMs: this.options.syncTimeoutMs });
-      if (status === "frozen")
-        return new FrozenError(`${spec.name} is refused: the guest's filesystems are frozen`);
-    } catch {
-      // The original refusal is the better answer.
-    }
-    return new UnsupportedCommandError(error.desc, { cause: error });
   }
 
   /** Pings the agent that accepted a shutdown or reboot until it stops answering (see going-down.ts). */
   private watchGoingDown(): void {
     this.goingDown?.cancel();
-    const channel = this.channel;
+    const link = this.link;
     this.goingDown = watchGoingDown(
       {
         ping: (timeoutMs) => this.call("guest-ping", {}, { timeoutMs }),
-        gone: () => channel?.close(),
+        gone: () => link?.close(),
         get online() {
-          return channel?.isOpen ?? false;
+          return link?.isOpen ?? false;
         },
       },
       (seconds) => this.log.warn({ seconds }, "the guest still answers long after accepting a power change"),
     );
-  }
-
-  private trackFreeze(name: string, result: unknown): void {
-    if (name === "guest-fsfreeze-status") this.setFrozen(result === "frozen");
-    // The agent leaves its frozen state again at once when it froze nothing.
-    else if (name === "guest-fsfreeze-freeze" || name === "guest-fsfreeze-freeze-list")
-      this.setFrozen(typeof result === "number" && result > 0);
-    else if (name === "guest-fsfreeze-thaw") this.setFrozen(false);
   }
 
   private enqueue(request: AgentRequest, replies: boolean, deadline: number): Promise<unknown> {
@@ -320,29 +212,29 @@ export class GuestAgent {
     return this.queue.add(request, replies, deadline, () => this.pump());
   }
 
-  /** Moves queued calls onto the channel as its capacity allows. */
+  /** Moves queued calls onto the link as its capacity allows. */
   private pump(): void {
-    const channel = this.channel;
-    if (!channel?.isOpen) {
+    const link = this.link;
+    if (!link?.isOpen) {
       if (this.queue.length > 0)
-        this.ensureChannel().then(
+        this.ensureLink().then(
           () => this.pump(),
           (error) => this.queue.failAll(error),
         );
       return;
     }
-    if (channel.syncing) {
-      channel.ready().then(
+    if (link.syncing) {
+      link.ready().then(
         () => this.pump(),
         () => this.pump(),
       );
       return;
     }
     clearTimeout(this.idleTimer);
-    while (this.queue.length > 0 && channel.inFlight < channel.capacity) {
+    while (this.queue.length > 0 && link.inFlight < link.capacity) {
       const call = this.queue.take()!;
       const timeoutMs = Math.max(1, call.deadline - Date.now());
-      channel.send(call.request, { timeoutMs, replies: call.replies }).then(
+      link.send(call.request, { timeoutMs, replies: call.replies }).then(
         (value) => {
           call.resolve(value);
           this.afterCall();
@@ -355,14 +247,14 @@ export class GuestAgent {
     }
   }
 
-  /** A call left the channel: the next may go, or the idle connection may close. */
+  /** A call left the link: the next may go, or the idle connection may close. */
   private afterCall(): void {
     if (this.queue.length > 0) this.pump();
     this.armIdleClose();
   }
 
-  private ensureChannel(): Promise<AgentLink> {
-    if (this.channel?.isOpen) return Promise.resolve(this.channel);
+  private ensureLink(): Promise<AgentLink> {
+    if (this.link?.isOpen) return Promise.resolve(this.link);
     if (this.stopped) return Promise.reject(new AgentUnavailableError("the guest-agent client was stopped"));
     const misbehaviour = this.conduct.misbehaviour;
     if (misbehaviour) {
@@ -390,26 +282,26 @@ export class GuestAgent {
     } catch (error) {
       const failure = error as AgentUnavailableError;
       this.profile = undefined;
-      this.setState("offline", failure.message, this.conduct.misbehaviour);
+      this.report.setState("offline", failure.message, this.conduct.misbehaviour);
       throw failure;
     }
-    const { link: channel, capabilities, frozen } = opened;
+    const { link, capabilities, frozen } = opened;
     if (!known) {
       this.profile = { capabilities, until: Date.now() + this.options.profileTtlMs };
       this.log.debug({ version: capabilities.version, ids: capabilities.supportsIds }, "agent capabilities");
     }
-    if (frozen !== undefined) this.setFrozen(frozen);
-    this.channel = channel;
-    channel.onClose((error) => this.onChannelClosed(channel, error));
+    if (frozen !== undefined) this.report.setFrozen(frozen);
+    this.link = link;
+    link.onClose((error) => this.onLinkClosed(link, error));
     this.backoff.reset();
-    this.setState("online", undefined);
+    this.report.setState("online", undefined);
     // No idle timer yet: the call that asked for this connection is about to be queued.
-    return channel;
+    return link;
   }
 
-  private onChannelClosed(channel: AgentLink, error: AgentUnavailableError): void {
-    if (this.channel !== channel) return;
-    this.channel = undefined;
+  private onLinkClosed(link: AgentLink, error: AgentUnavailableError): void {
+    if (this.link !== link) return;
+    this.link = undefined;
     clearTimeout(this.idleTimer);
     if (this.idleClosing) {
       this.idleClosing = false;
@@ -417,21 +309,20 @@ export class GuestAgent {
     }
     if (this.stopped) return;
     this.profile = undefined;
-    this.setState("offline", error.message, this.conduct.misbehaviour);
+    this.report.setState("offline", error.message, this.conduct.misbehaviour);
     this.scheduleReconnect(error.message);
     if (this.queue.length > 0) this.pump();
   }
 
   private armIdleClose(): void {
     const policy = this.options.policy;
-    if (policy.mode !== "linger" || !this.channel || this.channel.inFlight > 0 || this.queue.length > 0)
-      return;
+    if (policy.mode !== "linger" || !this.link || this.link.inFlight > 0 || this.queue.length > 0) return;
     clearTimeout(this.idleTimer);
-    const channel = this.channel;
+    const link = this.link;
     const close = (): void => {
-      if (this.channel !== channel || channel.inFlight > 0 || this.queue.length > 0) return;
+      if (this.link !== link || link.inFlight > 0 || this.queue.length > 0) return;
       this.idleClosing = true;
-      channel.close();
+      link.close();
     };
     if (policy.idleMs === 0) close();
     else this.idleTimer = setTimeout(close, policy.idleMs);
@@ -439,7 +330,7 @@ export class GuestAgent {
 
   private reconnect(): void {
     if (this.stopped) return;
-    this.ensureChannel().then(
+    this.ensureLink().then(
       () => {},
       (error: Error) => this.scheduleReconnect(error.message),
     );
@@ -454,32 +345,4 @@ export class GuestAgent {
     this.log.debug({ delay, attempt: this.backoff.attempts, reason }, "reconnecting to the agent");
     this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
   }
-
-  private setState(state: AgentState, reason: string | undefined, misbehaviour?: Misbehaviour): void {
-    const newCutOff = misbehaviour !== undefined && misbehaviour !== this.reportedMisbehaviour;
-    if (this.stateValue === state && !newCutOff) return;
-    this.stateValue = state;
-    if (newCutOff) this.reportedMisbehaviour = misbehaviour;
-    const where = formatAddress(this.address);
-    if (state === "online") this.log.info({ address: where }, "guest agent online");
-    else this.log.info({ address: where, reason }, "guest agent offline");
-    for (const listener of this.stateListeners) listener(state, reason, newCutOff ? misbehaviour : undefined);
-  }
-
-  private setFrozen(frozen: boolean): void {
-    if (this.frozenValue === frozen) return;
-    this.frozenValue = frozen;
-    for (const listener of this.frozenListeners) listener(frozen);
-  }
-}
-
-/** A socket of our own for socket addresses; a libvirt domain cannot be reached without libvirt's API. */
-function defaultOpener(address: AgentAddress): LinkOpener {
-  if (address.kind !== "libvirt") return socketLinkOpener(address);
-  return () =>
-    Promise.reject(
-      new AgentUnavailableError(
-        `${formatAddress(address)} is a libvirt domain, reached only through libvirt (discovery.libvirt)`,
-      ),
-    );
 }

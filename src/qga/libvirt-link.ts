@@ -1,10 +1,9 @@
+import { withinOrFail } from "../async/within.js";
 import type { DomainEvent, DomainRef, LibvirtConnection } from "../libvirt/index.js";
 import { ErrorNumber, LibvirtError } from "../libvirt/index.js";
-import type { AgentRequest, SendOptions } from "./channel.js";
 import { AgentReplyError, AgentTimeoutError, AgentUnavailableError, type QgaError } from "./errors.js";
-import type { AgentLink, LinkOpener, LinkOptions } from "./link.js";
+import type { AgentLink, AgentRequest, LinkOpener, LinkOptions, SendOptions } from "./link.js";
 import { parseReplyText } from "./reply.js";
-import { withinMs } from "./time-limit.js";
 
 /** What a link uses of its own libvirt connection: commands only. */
 export type LibvirtAgentApi = Pick<
@@ -116,7 +115,7 @@ class LibvirtLink implements AgentLink {
     });
     const expired = () =>
       new AgentTimeoutError(`${request.execute}: no answer through libvirt within ${options.timeoutMs} ms`);
-    return withinMs(work, options.timeoutMs, expired).finally(() => {
+    return withinOrFail(work, options.timeoutMs, expired).finally(() => {
       this.waiting--;
     });
   }

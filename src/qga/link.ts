@@ -1,8 +1,18 @@
-import type { AgentRequest, SendOptions } from "./channel.js";
 import type { AgentUnavailableError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { ConductSink } from "./misbehaviour.js";
 import type { ReplyLimits } from "./reply-limits.js";
+
+export interface AgentRequest {
+  readonly execute: string;
+  readonly arguments?: Record<string, unknown>;
+}
+
+export interface SendOptions {
+  readonly timeoutMs: number;
+  /** False for commands that answer nothing on success (guest-shutdown, guest-suspend-*). */
+  readonly replies: boolean;
+}
 
 /**
  * One open way to the agent, past its handshake: what GuestAgent drives. Two kinds exist: the socket
@@ -28,14 +38,20 @@ export interface AgentLink {
 /** What opening a link needs to know, whatever the transport. */
 export interface LinkOptions {
   readonly connectTimeoutMs: number;
+  /** A reply line longer than this fails its call with `ReplyTooLarge` instead of being buffered. */
   readonly maxReplyBytes: number;
+  /** How long the sync handshake may take before the agent counts as unavailable. */
   readonly syncTimeoutMs: number;
+  /** Requests in flight at once where the agent echoes ids (it still runs them one after another). */
   readonly maxInFlight: number;
   /** What an earlier link to the same agent found; skips the id probe. */
   readonly assumeIds?: boolean;
-  /** Bounds on a reply's nesting and size; default DEFAULT_REPLY_LIMITS. */
+  /** Bounds on a reply's nesting and size (past them a reply fails its call with `InvalidReply`). */
   readonly replyLimits?: ReplyLimits;
-  /** Where the link reports what the agent does wrong; unset: nobody counts (and nothing is logged). */
+  /**
+   * Where the link reports what the agent sends unasked or unusable, instead of a log line each (a guest
+   * can send millions), and which may have the link cut off (a flood); unset: nobody counts.
+   */
   readonly conduct?: ConductSink;
   readonly log: Logger;
 }

@@ -12,8 +12,8 @@ const DESCRIPTIONS: Record<LoggedKind, string> = {
 /**
  * Logs an agent's misbehaviour at a bounded rate: the first occurrence at once (with its detail), then
  * at most one summary line per interval with counts per kind, for as long as it goes on. A guest that
- * misbehaves as fast as it can costs one line per interval, not one per event (issue 18 saw 3.66 M lines
- * in 40 s). Once an interval passes without events the next one is logged at once again.
+ * misbehaves as fast as it can costs one line per interval, not one per event. Once an interval passes
+ * without events the next one is logged at once again.
  */
 export class MisbehaviourLog {
   private counts = new Map<LoggedKind, number>();

@@ -1,5 +1,6 @@
-import { connectSocket, type SocketAddress } from "./address.js";
+import { type AgentAddress, connectSocket, formatAddress, type SocketAddress } from "./address.js";
 import { AgentChannel } from "./channel.js";
+import { AgentUnavailableError } from "./errors.js";
 import type { LinkOpener } from "./link.js";
 
 /** Links over a socket of our own: connect, then the channel's handshake (sync, id probe). */
@@ -15,4 +16,15 @@ export function socketLinkOpener(address: SocketAddress): LinkOpener {
       ...(options.assumeIds !== undefined ? { assumeIds: options.assumeIds } : {}),
     });
   };
+}
+
+/** A socket of our own for socket addresses; a libvirt domain cannot be reached without libvirt's API. */
+export function defaultLinkOpener(address: AgentAddress): LinkOpener {
+  if (address.kind !== "libvirt") return socketLinkOpener(address);
+  return () =>
+    Promise.reject(
+      new AgentUnavailableError(
+        `${formatAddress(address)} is a libvirt domain, reached only through libvirt (discovery.libvirt)`,
+      ),
+    );
 }

@@ -1,4 +1,5 @@
 import type { Policy } from "../commands/policy.js";
+import type { BridgeInfoPayload } from "../inventory/bridge-info-schema.js";
 import type { MqttBus } from "../mqtt/bus.js";
 
 /** Changes within this window are published once. */
@@ -29,14 +30,14 @@ export class BridgeInfo {
 
   constructor(private readonly options: BridgeInfoOptions) {}
 
-  payload(): Record<string, unknown> {
+  payload(): BridgeInfoPayload {
     const { worker, version, policy } = this.options;
     return {
       worker,
       version,
       vms: this.options.vms().map((vm) => ({
         name: vm.name,
-        groups: vm.groups,
+        groups: [...vm.groups],
         agent: vm.availability,
         commands: [...policy.allowedFor(vm.name, vm.groups)].sort(),
       })),

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { within } from "../async/within.js";
 import { RestrictedAgent } from "../commands/restricted-agent.js";
 import { restrictionFor } from "../commands/restrictions.js";
 import type { CommandAudit, CommandRunner, CommandTarget, IncomingCommand } from "../commands/runner.js";
@@ -242,14 +243,7 @@ export class VmRuntime {
   /** Resolves when the requests in flight have replied, or after `graceMs`. */
   async drain(graceMs: number): Promise<void> {
     if (this.inFlight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight]),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await within(Promise.allSettled([...this.inFlight]), graceMs);
   }
 
   async stop(): Promise<void> {
@@ -291,7 +285,8 @@ export class VmRuntime {
   }
 
   private async event(event: VmEvent | CommandAudit): Promise<void> {
-    const body = JSON.stringify({ ...event, vm: this.name, time: new Date().toISOString() });
+    // Not `{ ...event, vm, time }`: on Node 20 a literal that starts with a spread is ~10× slower (BENCHMARKS.md).
+    const body = JSON.stringify(Object.assign({}, event, { vm: this.name, time: new Date().toISOString() }));
     try {
       await this.options.bus.publish(this.eventTopic, body, QOS1);
     } catch (error) {

@@ -48,10 +48,8 @@ export class Worker {
       policy,
       limits: config.limits,
       log,
-      // Neither the audit event nor the log line is what the requester waits for (measured: together ~40%
-      // of a ping's time in the worker when before the reply): both follow once the reply is on the wire,
-      // the events of a turn's replies in one write of their own. (Tried: each event in its reply's write.
-      // One write fewer per request one at a time, no faster; at saturation 0.73× the requests/s.)
+      // Neither the audit event nor the log line is what the requester waits for: both follow once the
+      // reply is on the wire, the events of a turn's replies in one write of their own (BENCHMARKS.md).
       audit: (vm, record) => options.bus.afterFlush(() => this.runtimes.get(vm)?.audit(record)),
       defer: (work) => options.bus.afterFlush(work),
       metrics: options.metrics,

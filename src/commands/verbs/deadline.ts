@@ -1,3 +1,4 @@
+import { type Settled, within } from "../../async/within.js";
 import { WorkerError } from "../../errors.js";
 import type { VerbContext } from "./verb.js";
 
@@ -17,22 +18,8 @@ export function remainingMs(context: VerbContext, doing: string): number {
  * The promise's value if it settles before `deadline`, else undefined; the promise itself runs on (its
  * rejection is then ignored here, so the caller must deal with a late outcome where it matters).
  */
-export async function beforeDeadline<T>(
-  promise: Promise<T>,
-  deadline: number,
-): Promise<{ value: T } | undefined> {
-  promise.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise.then((value) => ({ value })),
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<Settled<T> | undefined> {
+  return within(promise, deadline - Date.now());
 }
 
 export function sleep(ms: number): Promise<void> {

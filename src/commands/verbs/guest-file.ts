@@ -1,5 +1,6 @@
+import { within } from "../../async/within.js";
 import { WorkerError } from "../../errors.js";
-import { beforeDeadline, remainingMs, sleep } from "./deadline.js";
+import { beforeDeadline, remainingMs } from "./deadline.js";
 import type { VerbContext } from "./verb.js";
 
 /*
@@ -29,7 +30,7 @@ export async function withGuestFile<T>(
     return result;
   } finally {
     const closing = closeFile(context, handle);
-    await (failed ? Promise.race([closing, sleep(CLOSE_GRACE_MS)]) : closing);
+    await (failed ? within(closing, CLOSE_GRACE_MS) : closing);
   }
 }
 

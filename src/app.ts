@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { FleetCensus } from "./census/fleet-census.js";
 import { Policy } from "./commands/policy.js";
 import { ConfigError, type LoadedConfig } from "./config/load.js";
 import { changesFleet, libvirtLinkFor, resolveSources, watchedPaths } from "./fleet/configured-sources.js";
@@ -6,7 +7,6 @@ import type { VmDescriptor } from "./fleet/vm.js";
 import { FleetWatcher } from "./fleet/watcher.js";
 import { WorkerMetrics } from "./http/metrics.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
-import { FleetCensus } from "./inventory/census.js";
 import type { SharedLibvirtConnection } from "./libvirt/shared-connection.js";
 import { MqttBus } from "./mqtt/bus.js";
 import { resolveBroker } from "./mqtt/local-broker.js";

@@ -1,5 +1,5 @@
 import { within } from "../async/within.js";
-import type { FleetCensus, InventoryVm } from "../inventory/census.js";
+import type { FleetCensus, InventoryVm } from "../census/fleet-census.js";
 import type { IncomingMessage } from "../mqtt/bus.js";
 import type { CallerConnection } from "./connect.js";
 import { type CallReply, outgoingRequest } from "./request.js";

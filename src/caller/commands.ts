@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
+import { FleetCensus } from "../census/fleet-census.js";
 import type { Config } from "../config/schema.js";
-import { FleetCensus } from "../inventory/census.js";
 import { type CallRequest, call } from "./call.js";
 import { connectCaller } from "./connect.js";
 import { noWorkers, targetProblem } from "./known-target.js";

@@ -1,4 +1,4 @@
-import type { InventoryVm } from "../inventory/census.js";
+import type { InventoryVm } from "../census/fleet-census.js";
 import { ALL_GROUP } from "../mqtt/topics.js";
 import { knownList } from "./known-list.js";
 import type { CallTarget } from "./target.js";

@@ -1,4 +1,4 @@
-import type { InventoryVm } from "../inventory/census.js";
+import type { InventoryVm } from "../census/fleet-census.js";
 import type { CallOutcome, CallReply } from "./call.js";
 
 /** Exit codes of `qga-mqtt call` (documented in the README). */

@@ -1,5 +1,5 @@
+import type { InventoryVm } from "../census/fleet-census.js";
 import { TopicLevel } from "../config/schema.js";
-import type { InventoryVm } from "../inventory/census.js";
 import { ALL_GROUP, type Topics } from "../mqtt/topics.js";
 
 /** Whom a call addresses: one VM, a group's members, or every VM. */

@@ -1,5 +1,5 @@
+import type { BridgeInfoPayload } from "../census/bridge-info-schema.js";
 import type { Policy } from "../commands/policy.js";
-import type { BridgeInfoPayload } from "../inventory/bridge-info-schema.js";
 import type { MqttBus } from "../mqtt/bus.js";
 
 /** Changes within this window are published once. */

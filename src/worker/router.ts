@@ -27,7 +27,7 @@ export class MessageRouter {
   constructor(options: {
     readonly topics: Topics;
     readonly log: Logger;
-    /** Every worker's retained state and info; true when the message was one (inventory/census.ts). */
+    /** Every worker's retained state and info; true when the message was one (census/fleet-census.ts). */
     readonly census: (message: IncomingMessage) => boolean;
     /** Home Assistant's birth message and discovery configs; true when the message was one. */
     readonly homeassistant?: (message: IncomingMessage) => boolean;

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { FleetCensus } from "../census/fleet-census.js";
 import type { RequestJournal } from "../commands/journal.js";
 import type { Policy } from "../commands/policy.js";
 import { CommandRunner } from "../commands/runner.js";
@@ -6,7 +7,6 @@ import type { Config } from "../config/schema.js";
 import type { FleetChange, VmDescriptor } from "../fleet/vm.js";
 import { HomeAssistantAnnouncer } from "../ha/announcer.js";
 import type { WorkerMetrics } from "../http/metrics.js";
-import type { FleetCensus } from "../inventory/census.js";
 import type { IncomingMessage, MqttBus } from "../mqtt/bus.js";
 import { ALL_GROUP, type CommandTopic, type Topics } from "../mqtt/topics.js";
 import type { LinkOpener } from "../qga/link.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import mqtt from "mqtt";
 import { pino } from "pino";
-import { FleetCensus } from "../../src/inventory/census.js";
+import { FleetCensus } from "../../src/census/fleet-census.js";
 import { MqttBus } from "../../src/mqtt/bus.js";
 import { Topics } from "../../src/mqtt/topics.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";

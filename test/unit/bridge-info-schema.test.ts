@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { BridgeInfoPayload } from "../../src/census/bridge-info-schema.js";
 import type { Policy } from "../../src/commands/policy.js";
-import { BridgeInfoPayload } from "../../src/inventory/bridge-info-schema.js";
 import type { MqttBus } from "../../src/mqtt/bus.js";
 import { BridgeInfo } from "../../src/worker/bridge-info.js";
 

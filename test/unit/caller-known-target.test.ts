@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { knownList, nearMatches } from "../../src/caller/known-list.js";
 import { targetProblem } from "../../src/caller/known-target.js";
-import type { InventoryVm } from "../../src/inventory/census.js";
+import type { InventoryVm } from "../../src/census/fleet-census.js";
 
 const INFO = "qga/bridge/+/info";
 

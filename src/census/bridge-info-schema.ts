@@ -18,7 +18,7 @@ export type ServedVm = z.infer<typeof ServedVm>;
 
 /**
  * The retained `<base>/bridge/<worker>/info`: who the worker is and which VMs it serves. The worker builds
- * it (worker/bridge-info.ts) and every reader parses it (inventory/census.ts) with this one schema.
+ * it (worker/bridge-info.ts) and every reader parses it (census/fleet-census.ts) with this one schema.
  */
 export const BridgeInfoPayload = z.looseObject({
   worker: spare(z.string()),

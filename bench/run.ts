@@ -17,7 +17,8 @@ import { root, runtimeNote, workerBuilds, workerNodeFlags } from "./lib.js";
 import { fleetQuery } from "./rows/fleet-query.js";
 import { latency } from "./rows/latency.js";
 import { libvirtPing } from "./rows/libvirt.js";
-import { idleCost, startup } from "./rows/status-cost.js";
+import { startup } from "./rows/startup.js";
+import { idleCost } from "./rows/status-cost.js";
 import { throughput } from "./rows/throughput.js";
 import type { RowOptions, RowResult } from "./rows/types.js";
 

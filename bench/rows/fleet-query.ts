@@ -11,8 +11,17 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { type RealAgent, startRealAgent } from "../../test/helpers/qemu-ga.js";
-import { type BenchWorker, cliArgv, spawnWorker, startBenchBroker, startFakeFleet } from "../lib.js";
+import {
+  type BenchWorker,
+  cliArgv,
+  spawnWorker,
+  startBenchBroker,
+  startFakeFleet,
+  workerBuilds,
+} from "../lib.js";
 import { fmt, summarize } from "../stats.js";
+import { timeCall } from "./fleet-call.js";
+import { fleetQueryAB } from "./fleet-query-ab.js";
 import type { RowOptions, RowResult } from "./types.js";
 
 const run = promisify(execFile);
@@ -33,23 +42,8 @@ const STATUS_COMMANDS = [
   "guest-get-time",
 ];
 
-async function timeCall(url: string, timeoutSeconds: number): Promise<{ ms: number; replies: number }> {
-  const started = performance.now();
-  const { stdout } = await run(
-    process.execPath,
-    [...cliArgv(), "call", "all", "status", "--json", "--url", url, "--timeout", String(timeoutSeconds)],
-    { maxBuffer: 256 * 2 ** 20 },
-  );
-  const ms = performance.now() - started;
-  const replies = stdout
-    .split("\n")
-    .filter((line) => line.trim().length > 0)
-    .map((line) => JSON.parse(line) as { ok?: boolean })
-    .filter((reply) => reply.ok === true).length;
-  return { ms, replies };
-}
-
 export async function fleetQuery(options: RowOptions): Promise<RowResult> {
+  if (workerBuilds.baseline) return fleetQueryAB(options, workerBuilds.baseline);
   const realCount = options.quick ? 50 : 200;
   const repeats = options.quick ? 2 : 4;
   const fakeCount = 1000;

@@ -1,6 +1,6 @@
 /**
  * Row 4: the cost of keeping status (CPU % of one core and RSS of the worker polling N fake agents every
- * 30 s) and row 5: start-up (process start → every VM's first status published, 100 agents).
+ * 30 s).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -166,62 +166,5 @@ async function everyStatusOnline(url: string, base: string, count: number): Prom
     });
   } finally {
     await watcher.endAsync(true);
-  }
-}
-
-export async function startup(options: RowOptions): Promise<RowResult> {
-  const count = 100;
-  const repeats = options.quick ? 2 : 5;
-  const dir = await mkdtemp(path.join(os.tmpdir(), "qga-bench-start-"));
-  const broker = await startBenchBroker();
-  const fleet = await startFakeFleet(dir, count);
-  const samples: number[] = [];
-  try {
-    for (let r = 0; r < repeats; r++) {
-      const base = `start${r}`;
-      const watcher = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
-      const seen = new Set<string>();
-      let last = 0;
-      watcher.on("message", (topic, payload) => {
-        const status = JSON.parse(payload.toString()) as { agent?: string };
-        if (status.agent === "online" && !seen.has(topic)) {
-          seen.add(topic);
-          last = performance.now();
-        }
-      });
-      await watcher.subscribeAsync(`${base}/+/status`, { qos: 1 });
-      const worker = await spawnWorker(dir, `start-${r}`, {
-        worker: { id: `bench-start-${r}` },
-        mqtt: { url: broker.url, baseTopic: base },
-        vms: fleet.vms,
-      });
-      const deadline = performance.now() + 20_000;
-      while (seen.size < count && performance.now() < deadline) await sleep(5);
-      await worker.stop();
-      await watcher.endAsync(true);
-      if (seen.size < count) throw new Error(`only ${seen.size} of ${count} statuses within 20 s`);
-      samples.push(last - worker.spawnedAt);
-    }
-    const sorted = [...samples].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    return {
-      id: "startup",
-      title: "5. start-up",
-      goal: "process start → every VM's first status published, 100 agents: under 2 s",
-      pass: median < 2000,
-      figures: { agents: count, repeats, medianMs: median, maxMs: sorted.at(-1)!, runtime: runtimeNote },
-      table: [
-        [
-          `spawn → the 100th \`online\` status received (${repeats} starts)`,
-          `median ${(median / 1000).toFixed(2)} s, worst ${(sorted.at(-1)! / 1000).toFixed(2)} s`,
-          `**${(median / 2000).toFixed(2)}×** the goal`,
-        ],
-      ],
-      notes: [`Worker run as ${runtimeNote}; node's own start-up is included.`],
-    };
-  } finally {
-    await fleet.stop();
-    await broker.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }

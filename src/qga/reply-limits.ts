@@ -24,16 +24,14 @@ export const DEFAULT_REPLY_LIMITS: ReplyLimits = { maxDepth: 64, maxNodes: 1_000
  */
 export function replyShapeProblem(value: unknown, limits: ReplyLimits): string | undefined {
   if (!isContainer(value)) return undefined;
-  const tooDeep = `the reply is nested deeper than ${limits.maxDepth} levels (maxReplyDepth)`;
-  const tooMany = `the reply holds more than ${limits.maxNodes} values (maxReplyNodes)`;
-  if (limits.maxDepth < 1) return tooDeep;
+  if (limits.maxDepth < 1) return tooDeep(limits);
   const containers: object[] = [value];
   const depths: number[] = [1];
   let nodes = 1;
   const see = (child: unknown, depth: number): string | undefined => {
-    if (++nodes > limits.maxNodes) return tooMany;
+    if (++nodes > limits.maxNodes) return tooMany(limits);
     if (!isContainer(child)) return undefined;
-    if (depth > limits.maxDepth) return tooDeep;
+    if (depth > limits.maxDepth) return tooDeep(limits);
     containers.push(child);
     depths.push(depth);
     return undefined;
@@ -55,6 +53,15 @@ export function replyShapeProblem(value: unknown, limits: ReplyLimits): string |
     }
   }
   return undefined;
+}
+
+// Built only when a bound is passed: every reply line goes through the walk.
+function tooDeep(limits: ReplyLimits): string {
+  return `the reply is nested deeper than ${limits.maxDepth} levels (maxReplyDepth)`;
+}
+
+function tooMany(limits: ReplyLimits): string {
+  return `the reply holds more than ${limits.maxNodes} values (maxReplyNodes)`;
 }
 
 function isContainer(value: unknown): value is object {

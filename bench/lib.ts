@@ -1,5 +1,5 @@
 /** Shared pieces of `npm run bench`: the worker as a process, /proc readings, a fleet of fake agents, a load client. */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -415,4 +415,21 @@ export async function startRelay(
       await exited;
     },
   };
+}
+
+/**
+ * How a report names another build: the commit of the checkout it was built in (a worktree, usually), else
+ * its file. A machine's paths mean nothing to the reader; the commit does.
+ */
+export function describeBuild(main: string): string {
+  const checkout = path.resolve(path.dirname(main), "../..");
+  try {
+    const commit = execFileSync("git", ["-C", checkout, "rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    return `the build of commit ${commit}`;
+  } catch {
+    return main;
+  }
 }

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { type RealAgent, startRealAgent } from "../../test/helpers/qemu-ga.js";
-import { alternateBuilds, spawnWorker, startBenchBroker } from "../lib.js";
+import { alternateBuilds, describeBuild, spawnWorker, startBenchBroker } from "../lib.js";
 import { median } from "../stats.js";
 import { timeCall } from "./fleet-call.js";
 import type { RowOptions, RowResult } from "./types.js";
@@ -79,7 +79,7 @@ export async function fleetQueryAB(options: RowOptions, baseline: string): Promi
           `median ${build.toFixed(0)} ms`,
           `**${(build / base).toFixed(2)}× the baseline**`,
         ],
-        [`baseline ${baseline}`, `median ${base.toFixed(0)} ms`, ""],
+        [`baseline: ${describeBuild(baseline)}`, `median ${base.toFixed(0)} ms`, ""],
       ],
       notes: [
         "Each build's own CLI and worker; two timed calls per turn after a warm-up; the builds take turns.",

@@ -13,6 +13,7 @@ import mqtt from "mqtt";
 import { startRealAgent } from "../../test/helpers/qemu-ga.js";
 import { bareAgentSocket } from "../bare-agent.mjs";
 import {
+  describeBuild,
   LoadClient,
   noDelay,
   procReading,
@@ -187,7 +188,7 @@ export async function latency(options: RowOptions): Promise<RowResult> {
         ],
         [
           baseline
-            ? `the same, baseline build (${baseline})`
+            ? `the same, baseline: ${describeBuild(baseline)}`
             : "the same, worker with TCP_NODELAY on its broker socket (bench/nodelay-preload.mjs)",
           `${fmt(p.median)} (p99 ${fmt(p.p99)})`,
           `${patchedMedian.toFixed(2)}× (p99 ${patchedP99.toFixed(2)}×) of the floor`,

@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import mqtt from "mqtt";
 import {
   alternateBuilds,
+  describeBuild,
   runtimeNote,
   sleep,
   spawnWorker,
@@ -75,7 +76,7 @@ export async function startup(options: RowOptions): Promise<RowResult> {
             `median ${(build / 1000).toFixed(2)} s`,
             `**${(build / base).toFixed(2)}× the baseline**`,
           ],
-          [`baseline ${baseline}`, `median ${(base / 1000).toFixed(2)} s`, ""],
+          [`baseline: ${describeBuild(baseline)}`, `median ${(base / 1000).toFixed(2)} s`, ""],
         ],
         notes: [`Worker run as ${runtimeNote}; node's own start-up is included; the builds take turns.`],
       };

@@ -10,6 +10,7 @@ import mqtt from "mqtt";
 import {
   alternateBuilds,
   benchFleet,
+  describeBuild,
   procReading,
   runtimeNote,
   sleep,
@@ -79,7 +80,7 @@ async function idleCostAB(options: RowOptions, baseline: string): Promise<RowRes
         `**${(build / base).toFixed(2)}× the baseline**; ${pct(build).toFixed(2)}% of a core at the row's load`,
       ],
       [
-        `baseline ${baseline}`,
+        `baseline: ${describeBuild(baseline)}`,
         `median ${base.toFixed(0)} µs per poll (${perPoll.baseline.map((x) => x.toFixed(0)).join(", ")})`,
         `${pct(base).toFixed(2)}% of a core at the row's load`,
       ],

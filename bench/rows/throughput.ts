@@ -11,6 +11,7 @@ import {
   alternateBuilds,
   benchFleet,
   CpuAccount,
+  describeBuild,
   LoadClient,
   procReading,
   sleep,
@@ -159,7 +160,11 @@ async function throughputAB(options: RowOptions, baseline: string): Promise<RowR
         `median ${Math.round(build)}/s (${fmtRates(rates.build)})`,
         `**${(build / base).toFixed(2)}× the baseline**, ${(build / GOAL).toFixed(2)}× the goal`,
       ],
-      [`baseline ${baseline}`, `median ${Math.round(base)}/s (${fmtRates(rates.baseline)})`, ""],
+      [
+        `baseline: ${describeBuild(baseline)}`,
+        `median ${Math.round(base)}/s (${fmtRates(rates.baseline)})`,
+        "",
+      ],
     ],
     notes: [
       `Worker CPU (utime+stime) per request, median: build ${buildCpu.toFixed(0)} µs, baseline ${baseCpu.toFixed(0)} µs (${(buildCpu / baseCpu).toFixed(2)}×). ${failures} bad or lost replies in all.`,

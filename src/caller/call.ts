@@ -3,7 +3,8 @@ import type { FleetCensus, InventoryVm } from "../census/fleet-census.js";
 import type { IncomingMessage } from "../mqtt/bus.js";
 import type { CallerConnection } from "./connect.js";
 import { type CallReply, outgoingRequest } from "./request.js";
-import { type CallTarget, expectedVms } from "./target.js";
+import { repeatable, resendUnanswered } from "./resend.js";
+import { type CallTarget, commandTopic, expectedVms } from "./target.js";
 
 export { CallReply } from "./request.js";
 
@@ -78,7 +79,17 @@ export async function call(
   });
   await bus.subscribe([outgoing.replyFilter]);
   await bus.publish(outgoing.topic, outgoing.payload, outgoing.options);
+  const again = repeatable(expected, inventory, request.timeoutSeconds);
+  const stopResending = resendUnanswered({
+    untilMs: request.timeoutSeconds * 1000,
+    unanswered: () => expected.filter((vm) => again.has(vm) && !replies.has(vm)),
+    send: (vm) => {
+      const topic = commandTopic(connection.topics, { kind: "vm", vm }, request.command);
+      bus.publish(topic, outgoing.payload, outgoing.options).catch(() => {});
+    },
+  });
   await within(complete, request.timeoutSeconds * 1000 + TRANSPORT_MARGIN_MS);
+  stopResending();
   return {
     expected,
     replies: [...replies.values()],

@@ -23,6 +23,11 @@ export type ServedVm = z.infer<typeof ServedVm>;
 export const BridgeInfoPayload = z.looseObject({
   worker: spare(z.string()),
   version: spare(z.string()),
+  /**
+   * How long (seconds) a request repeated with its id is answered with the first reply and not run again
+   * (limits.dedupeWindowSeconds): what lets a caller send a request again when its reply may have been lost.
+   */
+  repeat_window_s: spare(z.number().nonnegative()),
   vms: z.array(ServedVm),
 });
 export type BridgeInfoPayload = z.infer<typeof BridgeInfoPayload>;

@@ -11,6 +11,8 @@ export interface InventoryVm {
   readonly agent: "online" | "offline";
   /** The worker's retained state: `offline` after it stopped or died (its last will). */
   readonly worker_state: WorkerState;
+  /** Seconds within which the worker answers a repeated request id without running it again, if it says. */
+  readonly repeat_window_s?: number;
 }
 
 /** `unknown` until a worker's state topic is seen (a worker from before state topics were read). */
@@ -57,7 +59,9 @@ export class FleetCensus {
     }
     const info = BridgeInfoPayload.safeParse(json);
     // Not ours to judge: a malformed info counts as serving nothing.
-    this.served.set(worker, info.success ? info.data.vms.map((vm) => ({ ...vm, worker })) : []);
+    const window = info.success ? info.data.repeat_window_s : undefined;
+    const repeat = window === undefined ? {} : { repeat_window_s: window };
+    this.served.set(worker, info.success ? info.data.vms.map((vm) => ({ ...vm, worker, ...repeat })) : []);
     return true;
   }
 

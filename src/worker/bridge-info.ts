@@ -16,6 +16,8 @@ export interface BridgeInfoOptions {
   readonly topic: string;
   readonly worker: string;
   readonly version: string;
+  /** limits.dedupeWindowSeconds: a repeat of a request id within it is answered, never run again. */
+  readonly repeatWindowSeconds: number;
   readonly policy: Policy;
   readonly vms: () => readonly BridgeInfoVm[];
 }
@@ -31,10 +33,11 @@ export class BridgeInfo {
   constructor(private readonly options: BridgeInfoOptions) {}
 
   payload(): BridgeInfoPayload {
-    const { worker, version, policy } = this.options;
+    const { worker, version, policy, repeatWindowSeconds } = this.options;
     return {
       worker,
       version,
+      repeat_window_s: repeatWindowSeconds,
       vms: this.options.vms().map((vm) => ({
         name: vm.name,
         groups: [...vm.groups],

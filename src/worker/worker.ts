@@ -60,6 +60,7 @@ export class Worker {
       topic: options.topics.bridgeInfo(),
       worker: config.worker.id,
       version: options.version,
+      repeatWindowSeconds: config.limits.dedupeWindowSeconds,
       policy,
       // A VM another worker serves now is not ours to announce.
       vms: () => [...this.runtimes.values()].filter((runtime) => runtime.yieldedWorker === undefined),

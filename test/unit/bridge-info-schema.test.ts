@@ -12,6 +12,7 @@ test("what a worker publishes as its info parses back, member for member, with t
     topic: "qga/bridge/w1/info",
     worker: "w1",
     version: "1.2.3",
+    repeatWindowSeconds: 600,
     policy,
     vms: () => [{ name: "vm1", groups: ["all", "web"], availability: "online" }],
   });
@@ -19,6 +20,7 @@ test("what a worker publishes as its info parses back, member for member, with t
   assert.deepEqual(published, {
     worker: "w1",
     version: "1.2.3",
+    repeat_window_s: 600,
     vms: [{ name: "vm1", groups: ["all", "web"], agent: "online", commands: ["exec", "guest-ping"] }],
   });
   assert.deepEqual(BridgeInfoPayload.parse(published), published);

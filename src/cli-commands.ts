@@ -9,6 +9,7 @@ export const OPTIONS = {
   url: { type: "string", value: "URL" },
   args: { type: "string", value: "JSON" },
   timeout: { type: "string", value: "S" },
+  mode: { type: "string", value: "MODE" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -48,6 +49,16 @@ export const COMMANDS = {
     ],
     operands: [2, 2],
     options: [...FLEET_OPTIONS, "args", "timeout"],
+  },
+  cp: {
+    usage: "qga-mqtt cp SRC DST [--mode MODE] [--timeout S] [--json]",
+    summary: [
+      "copy a file to a VM, a group:NAME or all (DST VM:/path), or",
+      "from one VM (SRC VM:/path) to a file or folder; resumable,",
+      "checksummed; exit codes as call's",
+    ],
+    operands: [2, 2],
+    options: [...FLEET_OPTIONS, "mode", "timeout"],
   },
   list: {
     usage: "qga-mqtt list [--json]",
@@ -106,6 +117,6 @@ ${lines.join("\n")}
   qga-mqtt --version | --help
 
 The configuration file is --config, else $QGA_MQTT_CONFIG, else none (defaults + environment).
-call, list and watch use its broker settings (mqtt.*); --url URL overrides mqtt.url.
+call, cp, list and watch use its broker settings (mqtt.*); --url URL overrides mqtt.url.
 `;
 }

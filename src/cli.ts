@@ -52,6 +52,7 @@ export async function runCli(io: CliIo): Promise<number> {
       case "check-config":
         return await checkConfig(file, io);
       case "call":
+      case "cp":
       case "list":
       case "watch":
         return await fleetCommand(command, operands, values, file, io);
@@ -156,7 +157,7 @@ async function checkConfig(file: string | undefined, io: CliIo): Promise<number>
   return 0;
 }
 
-/** call, list and watch: clients of the fleet, with the configuration's broker settings. */
+/** call, cp, list and watch: clients of the fleet, with the configuration's broker settings. */
 async function fleetCommand(
   command: string,
   operands: readonly string[],
@@ -175,13 +176,25 @@ async function fleetCommand(
   try {
     if (command === "list") return await runList(config, json, out, log);
     if (command === "watch") return await runWatch(config, operands[0], json, out, log, io.stopSignal);
-    // Two operands: parseCommandLine counted them.
-    const [targetText = "", name = ""] = operands;
-    const args = values.args === undefined ? undefined : parseArgsJson(values.args);
     const timeoutSeconds =
       values.timeout === undefined ? config.limits.defaultTimeoutSeconds : Number(values.timeout);
     if (!(timeoutSeconds > 0))
-      throw new UsageError(`--timeout must be a positive number of seconds, not "${values.timeout}"`, "call");
+      throw new UsageError(
+        `--timeout must be a positive number of seconds, not "${values.timeout}"`,
+        command === "cp" ? "cp" : "call",
+      );
+    // Two operands: parseCommandLine counted them.
+    const [first = "", second = ""] = operands;
+    if (command === "cp") {
+      const [{ planCopy }, { runCp }] = await Promise.all([
+        import("./caller/cp-args.js"),
+        import("./caller/cp.js"),
+      ]);
+      const plan = await planCopy(first, second, values.mode);
+      return await runCp(config, { plan, timeoutSeconds }, json, out, log);
+    }
+    const [targetText, name] = [first, second];
+    const args = values.args === undefined ? undefined : parseArgsJson(values.args);
     return await runCall(
       config,
       { target: parseTarget(targetText), command: name, ...(args ? { args } : {}), timeoutSeconds },

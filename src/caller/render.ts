@@ -74,7 +74,7 @@ function summary(reply: CallReply): string {
   return reply.result === undefined ? "" : JSON.stringify(reply.result);
 }
 
-function formatRows(rows: readonly string[][], width: number): string {
+export function formatRows(rows: readonly string[][], width: number): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length)));
   return rows
     .map((row) => {

@@ -4,7 +4,7 @@ import { WorkerError } from "../errors.js";
 import { authorize } from "./authorize.js";
 import type { Policy } from "./policy.js";
 import { failure, type Reply, retainedError } from "./reply.js";
-import { parseRequest, type Request } from "./request.js";
+import { parseRequest, payloadLimit, type Request } from "./request.js";
 import { findRequestId } from "./request-id.js";
 
 /** One request as it arrived on a command topic. */
@@ -43,7 +43,7 @@ export function admit(
   const heading = { vm: target.vm, command: incoming.command };
   let request: Request;
   try {
-    request = parseRequest(incoming.payload, limits);
+    request = parseRequest(incoming.payload, limits, payloadLimit(incoming.command, limits));
   } catch (error) {
     // The refusal carries the id when one can be read, so that a 3.1.1 client can match it.
     const id = findRequestId(incoming.payload, ID_SCAN_BYTES);

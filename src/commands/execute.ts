@@ -5,6 +5,7 @@ import { describeIssues } from "../qga/validation.js";
 import type { StatusSnapshot } from "../status/snapshot.js";
 import type { Request } from "./request.js";
 import type { RequestAgent } from "./restricted-agent.js";
+import type { Transfers } from "./transfer/transfers.js";
 import type { ExecTracker } from "./verbs/exec-tracker.js";
 import { isVerbName, verbs } from "./verbs/index.js";
 import type { VmEvent } from "./verbs/verb.js";
@@ -21,6 +22,7 @@ export interface CommandTarget {
   readonly pollStatus: () => Promise<StatusSnapshot>;
   readonly emit: (event: VmEvent) => void;
   readonly execs: ExecTracker;
+  readonly transfers: Transfers;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function execute(
       restriction: target.restriction,
       emit: target.emit,
       execs: target.execs,
+      transfers: target.transfers,
     },
     args.data,
   );

@@ -18,15 +18,62 @@ export interface RequestLimits {
   readonly maxTimeoutSeconds: number;
 }
 
+export interface PayloadLimits extends RequestLimits {
+  readonly fileBytes: number;
+  readonly transferPartBytes: number;
+}
+
+/** What a payload may hold beyond its file bytes' base64: the envelope, the path, the other arguments. */
+const ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * The largest payload a command takes, and the limit that sets it. `write-file` and `put-part` carry file
+ * bytes: their limit follows limits.fileBytes resp. limits.transferPartBytes (as base64, plus the
+ * envelope), never below limits.maxPayloadBytes; every other command has limits.maxPayloadBytes.
+ */
+export function payloadLimit(command: string, limits: PayloadLimits): PayloadLimit {
+  const carried =
+    command === "write-file"
+      ? { bytes: limits.fileBytes, setBy: "limits.fileBytes" }
+      : command === "put-part"
+        ? { bytes: limits.transferPartBytes, setBy: "limits.transferPartBytes" }
+        : undefined;
+  if (carried === undefined) return { bytes: limits.maxPayloadBytes, setBy: "limits.maxPayloadBytes" };
+  const hint = command === "write-file" ? LARGER_FILES : undefined;
+  const bytes = Math.ceil(carried.bytes / 3) * 4 + ENVELOPE_BYTES;
+  if (bytes <= limits.maxPayloadBytes)
+    return { bytes: limits.maxPayloadBytes, setBy: "limits.maxPayloadBytes", hint };
+  return { bytes, setBy: `${carried.setBy} as base64, plus ${ENVELOPE_BYTES / 1024} KiB`, hint };
+}
+
+export interface PayloadLimit {
+  readonly bytes: number;
+  readonly setBy: string;
+  /** Where to go instead, for a payload over the limit. */
+  readonly hint?: string | undefined;
+}
+
+/** Said wherever a file is too large for one request. */
+export const LARGER_FILES =
+  "larger files go in parts: `qga-mqtt cp`, or the transfer verbs put-begin, put-part, put-end (get-begin, get-part, get-end to read)";
+
 /**
  * Parses a payload into a request, or fails as `invalid_payload` with the reason. The size is checked
  * before parsing and the depth before validation, so a hostile payload costs no more than its bytes.
  */
-export function parseRequest(payload: Buffer, limits: RequestLimits): Request {
-  if (payload.length > limits.maxPayloadBytes) {
+export function parseRequest(
+  payload: Buffer,
+  limits: RequestLimits,
+  maxPayload: PayloadLimit = {
+    bytes: limits.maxPayloadBytes,
+    setBy: "limits.maxPayloadBytes",
+  },
+): Request {
+  if (payload.length > maxPayload.bytes) {
     throw new WorkerError(
       "invalid_payload",
-      `the payload is ${payload.length} bytes, over the limit of ${limits.maxPayloadBytes} (limits.maxPayloadBytes)`,
+      `the payload is ${payload.length} bytes, over the limit of ${maxPayload.bytes} (${maxPayload.setBy})` +
+        (maxPayload.hint ? `; ${maxPayload.hint}` : ""),
     );
   }
   if (payload.length === 0) return {};

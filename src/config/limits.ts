@@ -54,6 +54,35 @@ export const Limits = z.strictObject({
     .max(16 * 1024 * 1024)
     .default(1024 * 1024)
     .describe("bytes per guest-file-read/-write call (far below the agent's 64 MiB message limit)"),
+  transferBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(16 * 1024 ** 4)
+    .default(64 * 1024 ** 3)
+    .describe("largest file one transfer (put-begin/get-begin, `qga-mqtt cp`) may move"),
+  transferPartBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe(
+      "largest part of a transfer (put-part, get-part); the MQTT payload of a part is its base64 (~4/3) plus the envelope",
+    ),
+  transfersPerVm: z
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(8)
+    .describe("transfers held at once per VM, each with an open file handle in the guest (`busy` beyond)"),
+  transferIdleSeconds: z
+    .number()
+    .min(1)
+    .max(86_400)
+    .default(600)
+    .describe("a transfer idle this long is forgotten and its handle closed (a put's temporary file stays)"),
   dedupeWindowSeconds: z.number().min(0).max(86_400).default(600),
   dedupeBytes: z
     .number()

@@ -3,6 +3,7 @@ import { within } from "../async/within.js";
 import { RestrictedAgent } from "../commands/restricted-agent.js";
 import { restrictionFor } from "../commands/restrictions.js";
 import type { CommandAudit, CommandRunner, CommandTarget, IncomingCommand } from "../commands/runner.js";
+import { Transfers } from "../commands/transfer/transfers.js";
 import { ExecTracker } from "../commands/verbs/exec-tracker.js";
 import type { VmEvent } from "../commands/verbs/verb.js";
 import type { Config } from "../config/schema.js";
@@ -54,6 +55,7 @@ export class VmRuntime {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly freezeGuard: FreezeGuard;
   private readonly execs: ExecTracker;
+  private readonly transfers: Transfers;
   private yieldedTo: string | undefined;
   /** What the runner needs of this VM: the same for every request, so built once. */
   private readonly target: CommandTarget;
@@ -129,6 +131,13 @@ export class VmRuntime {
     const restriction = restrictionFor(config.restrictions, this.name, descriptor.groups);
     const requestAgent = new RestrictedAgent(this.agent, restriction, this.name);
     this.execs = new ExecTracker(requestAgent);
+    this.transfers = new Transfers({
+      vm: this.name,
+      log: this.log,
+      maxTransfers: config.limits.transfersPerVm,
+      idleMs: config.limits.transferIdleSeconds * 1000,
+      commandEnabled: (command) => this.agent.capabilities?.commands.get(command)?.enabled,
+    });
     this.freezeGuard = new FreezeGuard({
       agent: this.agent,
       maxSeconds: config.fsfreeze.maxSeconds,
@@ -154,6 +163,7 @@ export class VmRuntime {
       pollStatus: () => this.poller.pollNow(),
       emit: (event) => void this.event(event),
       execs: this.execs,
+      transfers: this.transfers,
     };
   }
 
@@ -248,6 +258,8 @@ export class VmRuntime {
 
   async stop(): Promise<void> {
     this.freezeGuard.stop();
+    // Closes the transfers' guest handles while the agent still answers (a put's temporary file stays).
+    await within(this.transfers.stop(), STOP_TRANSFERS_MS);
     this.poller.stop();
     // Stopped, the VM is polled no more: its guest series go rather than freeze.
     this.options.guest?.remove(this.name);
@@ -296,6 +308,8 @@ export class VmRuntime {
 }
 
 const QOS1 = { qos: 1 } as const;
+/** How long stopping waits for the transfers' handles to close. */
+const STOP_TRANSFERS_MS = 2_000;
 
 function toConnectionPolicy(descriptor: VmDescriptor): ConnectionPolicy {
   return descriptor.connection === "hold"

@@ -45,6 +45,11 @@ export interface RealAgentOptions {
   readonly dir?: string;
   /** More commands to block, for tests of disabled commands. */
   readonly alsoBlock?: readonly string[];
+  /**
+   * Machine-changing commands to leave enabled (guest-file-open, guest-exec for the transfer tests): only
+   * for a test whose worker confines them with `restrictions` to a temporary folder and fixed programs.
+   */
+  readonly allow?: readonly string[];
 }
 
 /** The real qemu-ga in unix-listen mode on a temporary socket, with every machine-changing command blocked. */
@@ -52,7 +57,11 @@ export async function startRealAgent(options: RealAgentOptions = {}): Promise<Re
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), "qga-real-")));
   const socket = path.join(dir, "qga.sock");
   await rm(socket, { force: true });
-  const blocked = [...MACHINE_CHANGING_COMMANDS, ...(options.alsoBlock ?? [])].join(",");
+  const allowed = new Set<string>(options.allow ?? []);
+  const blocked = [
+    ...MACHINE_CHANGING_COMMANDS.filter((c) => !allowed.has(c)),
+    ...(options.alsoBlock ?? []),
+  ].join(",");
   const child = spawn(
     "qemu-ga",
     ["-m", "unix-listen", "-p", socket, "-t", dir, "-f", path.join(dir, "qemu-ga.pid"), "-b", blocked],

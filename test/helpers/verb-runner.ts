@@ -8,6 +8,7 @@ import {
   type CommandTarget,
   type Reply,
 } from "../../src/commands/runner.js";
+import { Transfers } from "../../src/commands/transfer/transfers.js";
 import { ExecTracker } from "../../src/commands/verbs/exec-tracker.js";
 import { Config } from "../../src/config/schema.js";
 import { createLogger } from "../../src/log.js";
@@ -63,6 +64,7 @@ export async function startVerbRunner(dir: string, config: Record<string, unknow
     pollStatus: () => Promise.reject(new Error("unused")),
     emit: () => {},
     execs: new ExecTracker(requestAgent),
+    transfers: new Transfers({ vm: "vm1", log, maxTransfers: 8, idleMs: 600_000 }),
   };
   return {
     guest,

@@ -68,9 +68,10 @@ test("MQTT 3.1.1: a payload over limits.maxPayloadBytes is refused with its id",
   const content = "x".repeat(400_000);
   const error = await refusal(
     v311,
-    "write-file",
+    // Not write-file: its payload limit follows limits.fileBytes (8 MiB) instead.
+    "exec",
     "big-1",
-    JSON.stringify({ args: { path: "/tmp/f", content }, id: "big-1" }),
+    JSON.stringify({ args: { path: "/bin/cat", stdin: content }, id: "big-1" }),
   );
   assert.equal(error.code, "invalid_payload");
   assert.match(error.message, /limits\.maxPayloadBytes/);

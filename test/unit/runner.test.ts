@@ -3,6 +3,7 @@ import { test } from "node:test";
 import pino from "pino";
 import { Policy } from "../../src/commands/policy.js";
 import { type CommandAudit, CommandRunner, type CommandTarget } from "../../src/commands/runner.js";
+import { Transfers } from "../../src/commands/transfer/transfers.js";
 import { ExecTracker } from "../../src/commands/verbs/exec-tracker.js";
 import { Config } from "../../src/config/schema.js";
 import type { GuestAgent } from "../../src/qga/client.js";
@@ -37,6 +38,7 @@ function target(answer: (name: string) => Promise<unknown>): {
       pollStatus: () => Promise.reject(new Error("unused")),
       emit: () => {},
       execs: new ExecTracker(agent),
+      transfers: new Transfers({ vm: "vm1", log, maxTransfers: 8, idleMs: 600_000 }),
     },
     calls,
     logs,

@@ -34,7 +34,12 @@ export async function withGuestFile<T>(
   }
 }
 
-async function openFile(context: VerbContext, path: string, mode: "r" | "w" | "a"): Promise<number> {
+/** Opens `path`; a handle the agent gives after the deadline is closed. */
+export async function openFile(
+  context: VerbContext,
+  path: string,
+  mode: "r" | "w" | "a" | "a+",
+): Promise<number> {
   const timeoutMs = Math.max(remainingMs(context, "before the file was opened"), OPEN_CALL_MIN_MS);
   const opening = context.agent.call("guest-file-open", { path, mode }, { timeoutMs });
   const opened = await beforeDeadline(opening, context.deadline);

@@ -1,3 +1,10 @@
+import { getBegin } from "../transfer/get-begin.js";
+import { getEnd } from "../transfer/get-end.js";
+import { getPart } from "../transfer/get-part.js";
+import { putBegin } from "../transfer/put-begin.js";
+import { putEnd } from "../transfer/put-end.js";
+import { putPart } from "../transfer/put-part.js";
+import { transferAbort } from "../transfer/transfer-abort.js";
 import { exec } from "./exec.js";
 import { execStatus } from "./exec-status.js";
 import { freeze, thaw } from "./freeze.js";
@@ -25,6 +32,13 @@ const VERB_LIST = [
   execStatus,
   readFile,
   writeFile,
+  putBegin,
+  putPart,
+  putEnd,
+  getBegin,
+  getPart,
+  getEnd,
+  transferAbort,
 ] as const;
 
 export type VerbName = (typeof VERB_LIST)[number]["name"];

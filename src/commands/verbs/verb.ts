@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { Config, PolicySetName, Restriction } from "../../config/schema.js";
 import type { StatusSnapshot } from "../../status/snapshot.js";
 import type { RequestAgent } from "../restricted-agent.js";
+import type { Transfers } from "../transfer/transfers.js";
 import type { ExecTracker } from "./exec-tracker.js";
 
 /** What a verb may use: the VM's agent, the request's time budget, and the VM's status poller. */
@@ -23,6 +24,8 @@ export interface VerbContext {
   readonly emit: (event: VmEvent) => void;
   /** The VM's programs started by `exec`, and the results the agent hands out only once. */
   readonly execs: ExecTracker;
+  /** The VM's file transfers in parts (put-begin … put-end, get-begin … get-end). */
+  readonly transfers: Transfers;
 }
 
 export interface VmEvent {

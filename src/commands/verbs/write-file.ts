@@ -1,6 +1,7 @@
 import { WorkerError } from "../../errors.js";
 import { argEnum, argString, argsObject } from "../../qga/catalogue/scalars.js";
 import { argPath, authorizeFile } from "../paths.js";
+import { LARGER_FILES } from "../request.js";
 import { base64When } from "./base64-when.js";
 import { remainingMs } from "./deadline.js";
 import { withGuestFile } from "./guest-file.js";
@@ -35,7 +36,7 @@ export const writeFile = defineVerb({
     if (content.length > fileBytes) {
       throw new WorkerError(
         "invalid_arguments",
-        `args.content: ${content.length} bytes, over the limit of ${fileBytes} (limits.fileBytes)`,
+        `args.content: ${content.length} bytes, over the limit of ${fileBytes} (limits.fileBytes); ${LARGER_FILES}`,
       );
     }
     await withGuestFile(context, path, args.mode, async (handle) => {

@@ -1,0 +1,158 @@
+import { createHash } from "node:crypto";
+import { posix } from "node:path";
+import { WorkerError } from "../../errors.js";
+import {
+  argBool,
+  argCount,
+  argNonEmptyString,
+  argsObject,
+  describePath,
+} from "../../qga/catalogue/scalars.js";
+import { argPath, authorizeFile } from "../paths.js";
+import { openFile } from "../verbs/guest-file.js";
+import { defineVerb, type VerbContext } from "../verbs/verb.js";
+import { argSha256 } from "./common.js";
+import { hashFrom, lengthOf, seekSet } from "./guest-io.js";
+import { CHMOD, cannotRun, MV } from "./guest-program.js";
+import { closeHandle } from "./held.js";
+import { newHash, type PutPlan, PutTransfer } from "./put-state.js";
+
+const PutBeginArgs = argsObject({
+  path: argPath(),
+  size: argCount(),
+  sha256: argSha256(),
+  mode: argNonEmptyString()
+    .regex(/^[0-7]{3,4}$/, {
+      error: (iss) => `${describePath(iss.path)} must be an octal mode such as "0644"`,
+    })
+    .optional(),
+  atomic: argBool().default(true),
+});
+
+/** The id of a put: the same file to the same path of the same VM gets the same id, so a begin resumes. */
+export function putId(vm: string, path: string, size: number, sha256: string): string {
+  return createHash("sha256").update(`${vm}\0${path}\0${size}\0${sha256}`).digest("hex").slice(0, 16);
+}
+
+/**
+ * Begins (or resumes) writing a file of `size` bytes whose sha256 is `sha256`: to a temporary file beside
+ * `path` that put-end renames over it (atomic, the default), or to `path` itself. What an earlier try
+ * left in the temporary file is kept and read back to rebuild the running sha256: `received` says how
+ * much, and the parts go on from there.
+ */
+export const putBegin = defineVerb({
+  name: "put-begin",
+  set: "files",
+  args: PutBeginArgs,
+  async run(context, args) {
+    const { files } = context.restriction;
+    const path = authorizeFile(args.path, files, context.vm);
+    const name = posix.basename(path);
+    if (path === "/" || name === "") {
+      throw new WorkerError("invalid_arguments", "args.path: must name a file, not the root directory");
+    }
+    if (args.size > context.limits.transferBytes) {
+      throw new WorkerError(
+        "invalid_arguments",
+        `args.size: ${args.size} bytes, over the limit of ${context.limits.transferBytes} (limits.transferBytes)`,
+      );
+    }
+    const id = putId(context.vm, path, args.size, args.sha256);
+    const temp = args.atomic ? posix.join(posix.dirname(path), `.${name}.${id}.qga-part`) : path;
+    authorizeFile(temp, files, context.vm);
+    needsPrograms(context, args.atomic, args.mode, path);
+    const plan: PutPlan = {
+      id,
+      path,
+      temp,
+      size: args.size,
+      sha256: args.sha256,
+      atomic: args.atomic,
+      mode: args.mode,
+    };
+    return context.transfers.beginOnce(id, async () => {
+      const held = context.transfers.peek(id);
+      if (held instanceof PutTransfer) {
+        if (held.plan.atomic !== plan.atomic || held.plan.mode !== plan.mode) {
+          throw new WorkerError(
+            "invalid_arguments",
+            `transfer ${id} is under way with atomic ${held.plan.atomic} and mode ${held.plan.mode ?? "unset"}; ` +
+              "end it, or abort it with transfer-abort, before beginning it otherwise",
+          );
+        }
+        context.transfers.find(id, "put");
+        return answer(context, held);
+      }
+      context.transfers.checkRoom();
+      const transfer = await open(context, plan);
+      context.transfers.add(transfer);
+      return answer(context, transfer);
+    });
+  },
+});
+
+function answer(context: VerbContext, transfer: PutTransfer) {
+  return {
+    transfer: transfer.id,
+    part_bytes: context.limits.transferPartBytes,
+    received: transfer.received,
+    temp: transfer.plan.temp,
+  };
+}
+
+/** `unsupported` at the start rather than at the end, when the rename or the chmod could not run. */
+function needsPrograms(context: VerbContext, atomic: boolean, mode: string | undefined, path: string) {
+  const renaming = atomic ? cannotRun(context, MV) : undefined;
+  if (renaming !== undefined) {
+    throw new WorkerError(
+      "unsupported",
+      `${renaming}: an atomic put renames the finished file over ${path} with ${MV} through guest-exec; ` +
+        `send "atomic": false to write ${path} in place instead`,
+    );
+  }
+  const chmod = mode !== undefined ? cannotRun(context, CHMOD) : undefined;
+  if (chmod !== undefined) {
+    throw new WorkerError(
+      "unsupported",
+      `${chmod}: mode is applied with ${CHMOD} through guest-exec; leave mode out (and set it otherwise)`,
+    );
+  }
+}
+
+/**
+ * Opens the file the parts go to. Not atomic: `path`, emptied. Atomic: the temporary file, kept when it
+ * holds a beginning of the file (its length at most `size`, and the whole file's sha256 when complete),
+ * whose bytes are read back into the running sha256; otherwise emptied.
+ */
+async function open(context: VerbContext, plan: PutPlan): Promise<PutTransfer> {
+  const fresh = async () => {
+    const handle = await openFile(context, plan.temp, "w");
+    return new PutTransfer(plan, handle, 0, newHash(), context.agent, context.log);
+  };
+  if (!plan.atomic) return fresh();
+  const handle = await openFile(context, plan.temp, "a+");
+  try {
+    const length = await lengthOf(context, handle);
+    if (length <= plan.size) {
+      const hash = newHash();
+      if (length > 0) {
+        await seekSet(context, handle, 0);
+        const read = await hashFrom(context, handle, length, hash);
+        if (read !== length) throw new StartOver();
+        if (length === plan.size && hash.copy().digest("hex") !== plan.sha256) throw new StartOver();
+      }
+      return new PutTransfer(plan, handle, length, hash, context.agent, context.log);
+    }
+    throw new StartOver();
+  } catch (error) {
+    await closeHandle(context.agent, context.log, handle);
+    if (!(error instanceof StartOver)) throw error;
+  }
+  context.log.info(
+    { transfer: plan.id },
+    "a put's temporary file does not fit the file declared: starting over",
+  );
+  return fresh();
+}
+
+class StartOver extends Error {}

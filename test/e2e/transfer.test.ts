@@ -3,71 +3,29 @@
 // ext4 disk at /data (16 MiB) and its RAM-backed /tmp (the 64 MiB file), and runs busybox's mv and sha256sum.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { after, before, test } from "node:test";
-import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
-import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
-import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
-import { TestVm } from "../vm/test-vm.js";
+import { result, VmWorker } from "../helpers/vm-worker.js";
 
 const skip = skipWithout("qemu-system-x86_64", "mosquitto");
-// TCG on 2 shared cores, maybe beside other test files: a boot takes seconds alone, many more when busy.
-const BOOT_TIMEOUT_MS = 90_000;
-const base = "qga";
 const vmName = "web1";
-let dir: string;
-let broker: Mosquitto;
-let vm: TestVm;
-let worker: WorkerProcess;
-let client: TestClient;
-let counter = 0;
+let served: VmWorker;
 
 before(async () => {
   if (skip) return;
-  dir = await mkdtemp(path.join(os.tmpdir(), "qga-e2e-transfer-"));
-  const booting = TestVm.boot({ name: "e2e-transfer", hostname: vmName, disk: true, memoryMiB: 512 });
-  [broker, vm] = await Promise.all([startMosquitto(), booting]);
-  await vm.waitForAgent(BOOT_TIMEOUT_MS);
-  worker = await startWorker(dir, {
-    worker: { id: "e2e-host" },
-    mqtt: { url: broker.url, baseTopic: base },
-    vms: [{ name: vmName, socket: vm.qgaSocket }],
-    policy: { default: ["read"], vms: { [vmName]: ["read", "exec", "files"] } },
-    restrictions: { vms: { [vmName]: { exec: ["/bin/*", "/usr/bin/*"], files: ["/data", "/tmp"] } } },
-    status: { intervalSeconds: 60, heartbeatSeconds: 300 },
+  served = await VmWorker.start({
+    name: "e2e-transfer",
+    vmName,
+    memoryMiB: 512,
+    restriction: { exec: ["/bin/*", "/usr/bin/*"], files: ["/data", "/tmp"] },
   });
-  client = await TestClient.connect(broker.url);
-  await client.subscribe(`${base}/#`);
-  await client.next(`${base}/${vmName}/availability`, (m) => m.payload.toString() === "online", 30_000);
 });
 
 after(async () => {
-  await client?.close();
-  await worker?.stop();
-  await vm?.stop();
-  await broker?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await served?.stop();
 });
 
-/** Publishes a request as mosquitto_pub would and resolves with the reply on the VM's reply topic. */
-async function request(command: string, body: Record<string, unknown>) {
-  const id = `e${++counter}`;
-  const reply = client.upcoming(
-    `${base}/${vmName}/reply/${command}`,
-    (m) => client.json(m).id === id,
-    60_000,
-  );
-  await client.publish(`${base}/${vmName}/cmd/${command}`, JSON.stringify({ id, ...body }));
-  return client.json(await reply);
-}
-
-function result(reply: Record<string, unknown>): Record<string, unknown> {
-  assert.equal(reply.ok, true, JSON.stringify(reply.error));
-  return reply.result as Record<string, unknown>;
-}
+const request = (command: string, body: Record<string, unknown>) => served.request(command, body);
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 

@@ -2,77 +2,34 @@
 // tiny real VM (test/vm) whose qemu-ga runs programs from busybox and writes to the ext4 disk at /data.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { after, before, test } from "node:test";
-import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
-import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
-import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
-import { TestVm } from "../vm/test-vm.js";
+import { result, VmWorker } from "../helpers/vm-worker.js";
 
 const skip = skipWithout("qemu-system-x86_64", "mosquitto");
-// TCG on 2 shared cores, maybe beside other test files: a boot takes seconds alone, many more when busy.
-const BOOT_TIMEOUT_MS = 90_000;
-const base = "qga";
 const vmName = "web1";
-let dir: string;
-let broker: Mosquitto;
-let vm: TestVm;
-let worker: WorkerProcess;
-let client: TestClient;
-let counter = 0;
+let served: VmWorker;
 
 before(async () => {
   if (skip) return;
-  dir = await mkdtemp(path.join(os.tmpdir(), "qga-e2e-exec-"));
-  const booting = TestVm.boot({ name: "e2e-exec", hostname: vmName, disk: true });
-  [broker, vm] = await Promise.all([startMosquitto(), booting]);
-  await vm.waitForAgent(BOOT_TIMEOUT_MS);
-  worker = await startWorker(dir, {
-    worker: { id: "e2e-host" },
-    mqtt: { url: broker.url, baseTopic: base },
-    vms: [{ name: vmName, socket: vm.qgaSocket }],
-    policy: { default: ["read"], vms: { [vmName]: ["read", "exec", "files"] } },
-    restrictions: { vms: { [vmName]: { exec: ["/bin/*"], files: ["/data", "/tmp"] } } },
+  served = await VmWorker.start({
+    name: "e2e-exec",
+    vmName,
+    restriction: { exec: ["/bin/*"], files: ["/data", "/tmp"] },
     limits: {
       defaultTimeoutSeconds: 30,
       maxPayloadBytes: 8 * 1024 * 1024,
       fileBytes: 4 * 1024 * 1024,
       fileChunkBytes: 512 * 1024,
     },
-    status: { intervalSeconds: 60, heartbeatSeconds: 300 },
   });
-  client = await TestClient.connect(broker.url);
-  await client.subscribe(`${base}/#`);
-  await client.next(`${base}/${vmName}/availability`, (m) => m.payload.toString() === "online", 30_000);
 });
 
 after(async () => {
-  await client?.close();
-  await worker?.stop();
-  await vm?.stop();
-  await broker?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await served?.stop();
 });
 
-/** Publishes a request as mosquitto_pub would and resolves with the reply on the VM's reply topic. */
-async function request(command: string, body: Record<string, unknown>) {
-  const id = `e${++counter}`;
-  const reply = client.upcoming(
-    `${base}/${vmName}/reply/${command}`,
-    (m) => client.json(m).id === id,
-    60_000,
-  );
-  await client.publish(`${base}/${vmName}/cmd/${command}`, JSON.stringify({ id, ...body }));
-  return client.json(await reply);
-}
-
-function result(reply: Record<string, unknown>): Record<string, unknown> {
-  assert.equal(reply.ok, true, JSON.stringify(reply.error));
-  return reply.result as Record<string, unknown>;
-}
+const request = (command: string, body: Record<string, unknown>) => served.request(command, body);
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
@@ -158,7 +115,7 @@ test("paths and programs outside the restrictions are forbidden", { skip }, asyn
   const program = await request("exec", { args: { path: "/sbin/poweroff" } });
   t.diagnostic(JSON.stringify(program));
   assert.equal((program.error as Record<string, unknown>).code, "forbidden");
-  assert.ok(vm.running);
+  assert.ok(served.vm.running);
 });
 
 test("raw guest-exec and guest-file-* are held to the same restrictions as the verbs", {
@@ -186,5 +143,5 @@ test("raw guest-exec and guest-file-* are held to the same restrictions as the v
   const read = result(await request("guest-file-read", { args: { handle, count: 16 } }));
   assert.equal(Buffer.from(String(read["buf-b64"]), "base64").toString(), "raw\n");
   result(await request("guest-file-close", { args: { handle } }));
-  assert.ok(vm.running);
+  assert.ok(served.vm.running);
 });

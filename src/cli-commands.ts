@@ -10,6 +10,7 @@ export const OPTIONS = {
   args: { type: "string", value: "JSON" },
   timeout: { type: "string", value: "S" },
   mode: { type: "string", value: "MODE" },
+  "in-place": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -51,14 +52,14 @@ export const COMMANDS = {
     options: [...FLEET_OPTIONS, "args", "timeout"],
   },
   cp: {
-    usage: "qga-mqtt cp SRC DST [--mode MODE] [--timeout S] [--json]",
+    usage: "qga-mqtt cp SRC DST [--mode MODE] [--in-place] [--timeout S] [--json]",
     summary: [
       "copy a file to a VM, a group:NAME or all (DST VM:/path), or",
       "from one VM (SRC VM:/path) to a file or folder; resumable,",
       "checksummed; exit codes as call's",
     ],
     operands: [2, 2],
-    options: [...FLEET_OPTIONS, "mode", "timeout"],
+    options: [...FLEET_OPTIONS, "mode", "in-place", "timeout"],
   },
   list: {
     usage: "qga-mqtt list [--json]",

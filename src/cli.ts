@@ -190,7 +190,7 @@ async function fleetCommand(
         import("./caller/cp-args.js"),
         import("./caller/cp.js"),
       ]);
-      const plan = await planCopy(first, second, values.mode);
+      const plan = await planCopy(first, second, values.mode, values["in-place"] === true);
       return await runCp(config, { plan, timeoutSeconds }, json, out, log);
     }
     const [targetText, name] = [first, second];

@@ -14,7 +14,14 @@ export interface RemoteSpec {
 }
 
 export type CpPlan =
-  | { readonly direction: "put"; readonly local: string; readonly remote: RemoteSpec; readonly mode?: string }
+  | {
+      readonly direction: "put";
+      readonly local: string;
+      readonly remote: RemoteSpec;
+      readonly mode?: string;
+      /** Written over the path as it goes, not to a temporary file renamed at the end (no guest-exec). */
+      readonly inPlace?: true;
+    }
   | {
       readonly direction: "get";
       readonly remote: RemoteSpec & { readonly target: { kind: "vm"; vm: string } };
@@ -55,7 +62,12 @@ export function parseRemote(text: string): RemoteSpec | undefined {
  * one VM, a local source that is a readable file, a get's local destination folder existing. A put to a
  * path ending in `/` takes the local file's name; so does a get to a folder.
  */
-export async function planCopy(src: string, dst: string, mode: string | undefined): Promise<CpPlan> {
+export async function planCopy(
+  src: string,
+  dst: string,
+  mode: string | undefined,
+  inPlace = false,
+): Promise<CpPlan> {
   const checkedMode = mode === undefined ? undefined : parseMode(mode);
   const from = parseRemote(src);
   const to = parseRemote(dst);
@@ -80,9 +92,15 @@ export async function planCopy(src: string, dst: string, mode: string | undefine
       local: src,
       remote: { ...to, path: remotePath },
       ...(checkedMode ? { mode: checkedMode } : {}),
+      ...(inPlace ? { inPlace: true as const } : {}),
     };
   }
   const remote = from!;
+  if (inPlace)
+    throw new UsageError(
+      "--in-place is for a put (it writes the guest's file as it goes); a get always writes a temporary local file first",
+      "cp",
+    );
   if (remote.target.kind !== "vm") {
     const group = remote.target.group;
     const which = group === ALL_GROUP ? "all VMs" : `group ${group}`;

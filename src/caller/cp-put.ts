@@ -32,6 +32,8 @@ export interface PutOptions {
   /** The path in the guest. */
   readonly path: string;
   readonly mode?: string;
+  /** `atomic: false`: the guest's file is written as the parts come (for agents without guest-exec). */
+  readonly inPlace?: boolean;
   /** Parts in flight at once (see the README for the measurements). */
   readonly inFlight: number;
   readonly progress: CpProgress;
@@ -69,6 +71,7 @@ export async function putToVm(vm: string, options: PutOptions): Promise<VmCopy> 
         size: file.size,
         sha256: file.sha256,
         ...(options.mode ? { mode: options.mode } : {}),
+        ...(options.inPlace ? { atomic: false } : {}),
       }),
     );
     if (begin.received > file.size)
@@ -121,7 +124,13 @@ export async function putToVm(vm: string, options: PutOptions): Promise<VmCopy> 
       ms: round(performance.now() - started),
     };
   } catch (error) {
-    return failed({ vm, bytes: file.size, path: options.path, moved }, started, error);
+    // The worker speaks of its `atomic` argument; a person at the CLI has `--in-place` for it.
+    const atomicRefused =
+      error instanceof ReplyError && error.code === "unsupported" && /atomic/.test(error.message);
+    const cause = atomicRefused
+      ? new ReplyError(error.code, `${error.message} (qga-mqtt cp --in-place does that)`, error.details)
+      : error;
+    return failed({ vm, bytes: file.size, path: options.path, moved }, started, cause);
   } finally {
     progress.finish(vm);
   }

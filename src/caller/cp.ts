@@ -108,6 +108,7 @@ async function putAll(
         file,
         path: plan.remote.path,
         ...(plan.mode ? { mode: plan.mode } : {}),
+        ...(plan.inPlace ? { inPlace: true } : {}),
         inFlight: PARTS_IN_FLIGHT,
         progress,
       }),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -28,6 +28,8 @@ let dir: string;
 let data: string;
 let broker: Mosquitto;
 let real: RealAgent;
+/** A real agent with guest-exec blocked: no rename in the guest, so only an in-place put works there. */
+let noexec: RealAgent;
 let fake: FakeAgent;
 let worker: WorkerProcess;
 const guest = new FakeGuest();
@@ -39,6 +41,7 @@ before(async () => {
   await mkdir(data);
   broker = await startMosquitto();
   real = await startRealAgent({ allow: ["guest-file-open", "guest-exec"] });
+  noexec = await startRealAgent({ allow: ["guest-file-open"] });
   // mv in the fake guest: renames in its in-memory files.
   guest.program = ({ path: program, args }) => {
     const [from, to] = args.filter((arg) => !arg.startsWith("-"));
@@ -56,6 +59,7 @@ before(async () => {
     vms: [
       { name: "real", socket: real.socket, groups: ["web"] },
       { name: "fake", socket: fake.path, groups: ["web"] },
+      { name: "noexec", socket: noexec.socket },
     ],
     policy: { default: ["read", "files"] },
     restrictions: { default: { files: [data], exec: ["/bin/mv", "/bin/chmod", "/bin/rm"] } },
@@ -66,6 +70,7 @@ after(async () => {
   await worker?.stop();
   await fake?.stop();
   await real?.dispose();
+  await noexec?.dispose();
   await broker?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -209,4 +214,30 @@ test("command lines that cannot work are usage errors (exit 2) saying what to ty
   const unknown = await cli(["cp", file, "reel:/tmp/x"]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /reel is not served by any worker; known: real/);
+});
+
+test("without guest-exec in the guest a put is refused and says --in-place; with it the file is written", {
+  skip,
+}, async () => {
+  const { file, content } = await localFile("inplace.bin", 2 * 1024 * 1024 + 7);
+  const target = path.join(data, "inplace.bin");
+  const refused = await cli(["cp", file, `noexec:${target}`, "--json"]);
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  const [line] = jsonLines(refused.stdout);
+  const error = line?.error as { code: string; message: string } | undefined;
+  assert.equal(error?.code, "unsupported");
+  assert.match(error?.message ?? "", /--in-place/);
+  const done = await cli(["cp", file, `noexec:${target}`, "--in-place", "--json"]);
+  assert.equal(done.code, 0, done.stdout + done.stderr);
+  assert.equal(sha256(await readFile(target)), sha256(content));
+  const left = (await readdir(data)).filter(
+    (name) => name.includes("inplace.bin") && name.endsWith(".qga-part"),
+  );
+  assert.deepEqual(left, [], "no temporary file");
+});
+
+test("--in-place is for a put: a get with it is a usage error", { skip }, async () => {
+  const result = await cli(["cp", `real:${path.join(data, "x")}`, dir, "--in-place"]);
+  assert.equal(result.code, 2, result.stdout + result.stderr);
+  assert.match(result.stderr, /--in-place is for a put/);
 });

@@ -14,7 +14,9 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { root, runtimeNote, workerBuilds, workerNodeFlags } from "./lib.js";
+import { fileCopy } from "./rows/file-copy.js";
 import { fleetQuery } from "./rows/fleet-query.js";
+import { groupCopy } from "./rows/group-copy.js";
 import { latency } from "./rows/latency.js";
 import { libvirtPing } from "./rows/libvirt.js";
 import { startup } from "./rows/startup.js";
@@ -45,6 +47,8 @@ const allRows: Array<[string, (o: RowOptions) => Promise<RowResult>]> = [
   ["idle-cost", idleCost],
   ["startup", startup],
   ["libvirt", libvirtPing],
+  ["file-copy", fileCopy],
+  ["group-copy", groupCopy],
 ];
 const only = values.only?.split(",").map((id) => id.trim());
 const unknown = only?.filter((id) => !allRows.some(([name]) => name === id)) ?? [];

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { within } from "../async/within.js";
 import type { FleetCensus } from "../census/fleet-census.js";
 import type { IncomingMessage } from "../mqtt/bus.js";
 import type { CallerConnection } from "./connect.js";
@@ -28,8 +29,12 @@ export class NoReplyError extends Error {
   }
 }
 
-/** An error's details, loosely: only `received` is read (the transfer verbs' resync point). */
-const Details = z.looseObject({ received: z.number().int().nonnegative().optional() });
+/** An error's details, loosely: `received` (the transfer verbs' resync point) and `atomic_unavailable`. */
+const Details = z.looseObject({
+  received: z.number().int().nonnegative().optional(),
+  /** put-begin: an atomic put cannot rename in this guest (no guest-exec, or /bin/mv not allowed). */
+  atomic_unavailable: z.literal(true).optional(),
+});
 
 interface Pending {
   readonly vm: string;
@@ -75,10 +80,8 @@ export class RequestChannel {
     const reply = new Promise<CallReply>((resolve) => {
       this.pending.set(id, { vm, command, correlation, resolve });
     });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, this.timeoutSeconds * 1000 + TRANSPORT_MARGIN_MS, undefined);
-    });
+    // The wait starts now, before the publish, as the request's own timeout does in the worker.
+    const waiting = within(reply, this.timeoutSeconds * 1000 + TRANSPORT_MARGIN_MS);
     try {
       await bus.publish(
         topics.command(vm, command),
@@ -88,8 +91,9 @@ export class RequestChannel {
           ...(v5 ? { responseTopic: filter, correlationData: correlation } : {}),
         },
       );
-      const answer = await Promise.race([reply, timeout]);
-      if (answer === undefined) throw new NoReplyError(vm, command, this.timeoutSeconds);
+      const settled = await waiting;
+      if (settled === undefined) throw new NoReplyError(vm, command, this.timeoutSeconds);
+      const answer = settled.value;
       if (answer.ok) return answer.result;
       // The worker puts an error's details beside its code and message (errors.ts); the design named them
       // error.details: either is read.
@@ -100,7 +104,6 @@ export class RequestChannel {
         details.success ? details.data : {},
       );
     } finally {
-      clearTimeout(timer);
       this.pending.delete(id);
     }
   }

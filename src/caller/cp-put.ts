@@ -125,8 +125,7 @@ export async function putToVm(vm: string, options: PutOptions): Promise<VmCopy> 
     };
   } catch (error) {
     // The worker speaks of its `atomic` argument; a person at the CLI has `--in-place` for it.
-    const atomicRefused =
-      error instanceof ReplyError && error.code === "unsupported" && /atomic/.test(error.message);
+    const atomicRefused = error instanceof ReplyError && error.details.atomic_unavailable === true;
     const cause = atomicRefused
       ? new ReplyError(error.code, `${error.message} (qga-mqtt cp --in-place does that)`, error.details)
       : error;

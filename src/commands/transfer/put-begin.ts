@@ -108,6 +108,7 @@ function needsPrograms(context: VerbContext, atomic: boolean, mode: string | und
       "unsupported",
       `${renaming}: an atomic put renames the finished file over ${path} with ${MV} through guest-exec; ` +
         `send "atomic": false to write ${path} in place instead`,
+      { details: { atomic_unavailable: true } },
     );
   }
   const chmod = mode !== undefined ? cannotRun(context, CHMOD) : undefined;

@@ -27,6 +27,8 @@ export interface GetOptions {
   readonly local: string;
   readonly mode?: string;
   readonly progress: CpProgress;
+  /** get-part requests asked for at once. */
+  readonly inFlight: number;
 }
 
 /** Damaged parts in a row (their sha256 does not match their data) before the get gives up. */
@@ -68,28 +70,40 @@ export async function getFromVm(vm: string, options: GetOptions): Promise<VmCopy
     const hash = kept.hash;
     const out = await open(temp, kept.bytes > 0 ? "r+" : "w", 0o600);
     try {
+      // Parts are asked for `inFlight` at once: the worker reads the next from the guest while one
+      // travels. They are served and written in order; a damaged one starts the transfer again from the
+      // bytes kept (the parts asked after it have moved the worker on).
       let damaged = 0;
+      let stream = partStream(options, vm, transfer, bytes, begin.size, limit);
       for (;;) {
-        const part = GetPart.parse(await channel.request(vm, "get-part", { transfer, offset: bytes }));
-        if (part.offset !== bytes)
-          throw new Error(`get-part answered offset ${part.offset} when ${bytes} was asked`);
-        const data = Buffer.from(part.data, "base64");
-        if (data.length > limit)
-          throw new Error(`get-part sent ${data.length} bytes, more than its ${limit}`);
-        if (createHash("sha256").update(data).digest("hex") !== part.sha256) {
-          // Asked again at the same offset: the worker serves a retried part again (the protocol's rule).
+        const part = await stream.next();
+        if (part === "damaged") {
           damaged += 1;
           if (damaged >= MAX_DAMAGED) throw new Error(`part at ${bytes} arrived damaged ${damaged} times`);
+          await stream.drain();
+          await channel.request(vm, "transfer-abort", { transfer }).catch(() => {});
+          const again = GetBegin.parse(
+            await channel.request(vm, "get-begin", { path: options.path, offset: bytes }),
+          );
+          transfer = again.transfer;
+          if ((again.offset ?? 0) !== bytes)
+            throw new Error(`get-begin starts at byte ${again.offset}, not at the ${bytes} asked for`);
+          stream = partStream(options, vm, transfer, bytes, again.size, limit);
           continue;
         }
         damaged = 0;
-        if (data.length === 0 && !part.eof) throw new Error(`get-part sent no bytes at ${bytes} and no eof`);
-        await out.write(data, 0, data.length, bytes);
-        hash.update(data);
-        bytes += data.length;
+        await out.write(part.data, 0, part.data.length, bytes);
+        hash.update(part.data);
+        bytes += part.data.length;
         progress.update(vm, bytes, Math.max(begin.size, bytes));
         if (part.eof) break;
+        if (part.data.length < limit)
+          throw new Error(
+            `get-part sent ${part.data.length} bytes at ${bytes - part.data.length}, short of a part, and no eof`,
+          );
       }
+      // Anything asked for past a file that ended early is refused; get-end comes after it.
+      await stream.drain();
     } finally {
       await out.close();
     }
@@ -122,6 +136,63 @@ export async function getFromVm(vm: string, options: GetOptions): Promise<VmCopy
   } finally {
     progress.finish(vm);
   }
+}
+
+interface Part {
+  readonly data: Buffer;
+  readonly eof: boolean;
+}
+
+/**
+ * The parts of one transfer from `from`, in order, with up to `inFlight` asked for ahead (never past the
+ * size get-begin gave, so a file that ends there is asked for nothing more). A part whose bytes do not
+ * match its sha256 is "damaged"; every other fault throws.
+ */
+function partStream(
+  options: GetOptions,
+  vm: string,
+  transfer: string,
+  from: number,
+  size: number,
+  limit: number,
+) {
+  const ahead: Array<Promise<Part | "damaged">> = [];
+  let asked = from;
+  const ask = () => {
+    const offset = asked;
+    const part = options.channel
+      .request(vm, "get-part", { transfer, offset })
+      .then((reply): Part | "damaged" => {
+        const parsed = GetPart.parse(reply);
+        if (parsed.offset !== offset)
+          throw new Error(`get-part answered offset ${parsed.offset} when ${offset} was asked`);
+        const data = Buffer.from(parsed.data, "base64");
+        if (data.length > limit)
+          throw new Error(`get-part sent ${data.length} bytes, more than its ${limit}`);
+        if (createHash("sha256").update(data).digest("hex") !== parsed.sha256) return "damaged";
+        if (data.length === 0 && !parsed.eof)
+          throw new Error(`get-part sent no bytes at ${offset} and no eof`);
+        return { data, eof: parsed.eof };
+      });
+    // Settled by next() or drain(); until then a failure must not count as unhandled.
+    part.catch(() => {});
+    ahead.push(part);
+    asked += limit;
+  };
+  return {
+    async next(): Promise<Part | "damaged"> {
+      while (ahead.length < Math.max(1, options.inFlight) && (asked < size || ahead.length === 0)) {
+        if (asked > size + limit) throw new Error(`the worker served past the file's ${size} bytes`);
+        ask();
+      }
+      // The loop above leaves at least one part asked for.
+      return ahead.shift()!;
+    },
+    /** Waits for the parts asked for ahead, whatever they bring. */
+    async drain(): Promise<void> {
+      await Promise.allSettled(ahead.splice(0));
+    },
+  };
 }
 
 /** The bytes of an earlier get's temporary file, hashed (none when there is no such file). */

@@ -70,6 +70,7 @@ export async function runCp(
                   local: plan.local,
                   ...(plan.mode ? { mode: plan.mode } : {}),
                   progress,
+                  inFlight: PARTS_IN_FLIGHT,
                 }),
               ),
             )

@@ -48,10 +48,15 @@ async function readPart(context: VerbContext, transfer: GetTransfer, offset: num
   }
   const want = Math.min(context.limits.transferPartBytes, transfer.size - offset);
   const chunks: Buffer[] = [];
+  const encoded: string[] = [];
   let eof = want === 0;
   if (want > 0) {
     try {
-      eof = (await readInto(context, transfer.handle, want, (chunk) => chunks.push(chunk))).eof;
+      const take = (chunk: Buffer, base64: string) => {
+        chunks.push(chunk);
+        encoded.push(base64);
+      };
+      eof = (await readInto(context, transfer.handle, want, take)).eof;
     } catch (error) {
       // Where the handle is now is not known: the next part (or its retry) seeks first.
       transfer.last = { offset, hashBefore };
@@ -67,5 +72,7 @@ async function readPart(context: VerbContext, transfer: GetTransfer, offset: num
   transfer.served = offset + data.length;
   eof ||= transfer.served >= transfer.size;
   progress(context, transfer, transfer.served, transfer.size);
-  return { offset, data: data.toString("base64"), sha256: sha256Hex(data), eof };
+  // A part read in one call is sent in the agent's own base64 (one large string fewer a part).
+  const base64 = encoded.length === 1 ? (encoded[0] as string) : data.toString("base64");
+  return { offset, data: base64, sha256: sha256Hex(data), eof };
 }

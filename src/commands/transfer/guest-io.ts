@@ -46,14 +46,14 @@ export interface ReadOutcome {
 
 /**
  * Reads up to `length` bytes from the handle's position, in chunks of limits.fileChunkBytes, handing each
- * chunk to `take`. Stops at `length` or at the agent's eof. A read that gives more than asked, or nothing
+ * chunk to `take` with the agent's own base64 of it (canonical: the catalogue checked). Stops at `length` or at the agent's eof. A read that gives more than asked, or nothing
  * without eof, is `agent_error`: the guest is not believed, and nothing loops on its word.
  */
 export async function readInto(
   context: VerbContext,
   handle: number,
   length: number,
-  take: (chunk: Buffer) => void,
+  take: (chunk: Buffer, base64: string) => void,
 ): Promise<ReadOutcome> {
   const chunkBytes = context.limits.fileChunkBytes;
   const maxCalls = Math.ceil(length / chunkBytes) + SPARE_READS;
@@ -78,7 +78,7 @@ export async function readInto(
         `the agent was asked for ${count} bytes and answered ${chunk.length} (it says ${read.count})`,
       );
     }
-    if (chunk.length > 0) take(chunk);
+    if (chunk.length > 0) take(chunk, read["buf-b64"]);
     bytes += chunk.length;
     if (read.eof) return { bytes, eof: true };
     if (chunk.length === 0) {
@@ -105,16 +105,24 @@ export async function hashFrom(
 /**
  * Writes all of `data` in chunks of limits.fileChunkBytes; the agent must confirm each chunk's length.
  * A short or failed write throws with `confirmed`: the bytes of `data` the agent confirmed before.
+ * `base64`, data's own base64 when the caller has it, is sent as it is when data fits one chunk (one
+ * large string fewer a part).
  */
-export async function writeAll(context: VerbContext, handle: number, data: Buffer): Promise<void> {
+export async function writeAll(
+  context: VerbContext,
+  handle: number,
+  data: Buffer,
+  base64?: string,
+): Promise<void> {
   const chunkBytes = context.limits.fileChunkBytes;
   for (let offset = 0; offset < data.length; offset += chunkBytes) {
     const chunk = data.subarray(offset, offset + chunkBytes);
+    const encoded = base64 !== undefined && data.length <= chunkBytes ? base64 : chunk.toString("base64");
     let count: number;
     try {
       const wrote = await context.agent.call(
         "guest-file-write",
-        { handle, "buf-b64": chunk.toString("base64") },
+        { handle, "buf-b64": encoded },
         { timeoutMs: remainingMs(context, `after ${offset} bytes of the part were written`) },
       );
       count = wrote.count;

@@ -66,7 +66,7 @@ async function writePart(context: VerbContext, transfer: PutTransfer, args: PutP
     throw refuse("the part was damaged in transit (its sha256 differs): send it again");
   }
   try {
-    await writeAll(context, transfer.handle, data);
+    await writeAll(context, transfer.handle, data, args.data);
   } catch (error) {
     // What the guest holds is no longer known for sure: forget the transfer, so that put-begin asks the
     // guest how long the file is and goes on from there.

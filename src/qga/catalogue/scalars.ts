@@ -161,11 +161,19 @@ export function argAlternate<const T extends readonly [z.ZodType, z.ZodType, ...
 /**
  * Canonical padded base64 (what Buffer#toString("base64") writes), empty allowed. qemu-ga tolerates more
  * (newlines, sloppy padding) but refusing it here catches callers that forgot to encode at all.
- * Checked by decoding and encoding again: Node's decoder skips what is not base64, so anything else comes
- * back different. On a 1 MiB part that is 7× faster than a character-class regexp (bench/PROFILE.md).
+ * Checked by decoding, without a copy of the text: Node's decoder skips characters outside the alphabet
+ * and stops at an early "=" (so the length comes out short), reads "-" and "_" as base64url (looked for
+ * apart), and only the last group can hold bits a canonical encoder leaves zero. A 1 MiB part takes
+ * 0.17 ms, against 10 ms for a character-class regexp (bench/PROFILE.md).
  */
 export function isBase64(text: string): boolean {
-  return text.length % 4 === 0 && Buffer.from(text, "base64").toString("base64") === text;
+  if (text.length % 4 !== 0) return false;
+  const bytes = Buffer.from(text, "base64");
+  if (bytes.length !== base64DecodedLength(text)) return false;
+  if (text.includes("-") || text.includes("_")) return false;
+  if (text.length === 0) return true;
+  const tail = bytes.length % 3 || 3;
+  return bytes.subarray(bytes.length - tail).toString("base64") === text.slice(-4);
 }
 
 export function argBase64() {

@@ -1,14 +1,19 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
+import { accessSync, constants } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { findTool, skipWithout } from "./tools.js";
 import { waitForPath } from "./wait.js";
 
 /**
  * Every command of the real agent that could change the machine the tests run on. The agent runs as
- * root on the test host itself (`-m unix-listen`), so these stay blocked whatever a test wants.
+ * root on the test host itself (`-m unix-listen`), so these stay blocked whatever a test wants. The same
+ * list for 7.2 and 10.0: 10.0's new commands (guest-get-load, guest-network-get-route) only read, and
+ * real-agent.test.ts checks each agent's own command list against this one.
  */
 export const MACHINE_CHANGING_COMMANDS = [
   "guest-shutdown",
@@ -50,6 +55,68 @@ export interface RealAgentOptions {
    * for a test whose worker confines them with `restrictions` to a temporary folder and fixed programs.
    */
   readonly allow?: readonly string[];
+  /** The qemu-ga program to run (one of realAgentVersions()); the one on PATH otherwise. */
+  readonly binary?: string;
+}
+
+/** A real qemu-ga the tests can run: its major.minor version and its program. */
+export interface RealAgentVersion {
+  readonly version: string;
+  readonly binary: string;
+  /** For `describe(..., { skip })`: false when the program is there (in CI a missing one throws). */
+  readonly skip: false | string;
+}
+
+/** Where scripts/fetch-qemu-ga.sh unpacks qemu-ga 10.0 (Debian's bookworm-backports package). */
+export function agent10Dir(): string {
+  return (
+    process.env.QGA_MQTT_QGA10_DIR ??
+    fileURLToPath(new URL("../../.cache/qemu-ga-10.0/", import.meta.url)).replace(/\/$/, "")
+  );
+}
+
+/** major.minor of a qemu-ga program (`QEMU Guest Agent 7.2.22`), or undefined when it does not run. */
+function versionOf(binary: string): string | undefined {
+  try {
+    const out = execFileSync(binary, ["--version"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    return /Guest Agent (\d+\.\d+)/.exec(out)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The real agents to run version-specific checks over: the system's qemu-ga (Debian 12's 7.2) and the
+ * 10.0 that scripts/fetch-qemu-ga.sh unpacks (not installed). Both are always listed, each with its skip:
+ * outside CI a missing one skips with what to run; with CI=true it throws, like skipWithout.
+ */
+export function realAgentVersions(): RealAgentVersion[] {
+  const systemSkip = skipWithout("qemu-ga");
+  const system = findTool("qemu-ga") ?? "/usr/sbin/qemu-ga";
+  const systemVersion = (!systemSkip && versionOf(system)) || "7.2";
+  const agents: RealAgentVersion[] = [{ version: systemVersion, binary: system, skip: systemSkip }];
+  // A system agent that is already 10.0 (Debian 13) would be the same version twice: it runs once.
+  if (systemVersion === "10.0") return agents;
+  const binary = path.join(agent10Dir(), "usr/sbin/qemu-ga");
+  let skip: false | string = false;
+  if ((isExecutable(binary) ? versionOf(binary) : undefined) !== "10.0") {
+    skip = `needs qemu-ga 10.0 at ${binary} (run scripts/fetch-qemu-ga.sh; .ci/run does)`;
+    if (process.env.CI === "true") throw new Error(`CI must not skip: ${skip}`);
+  }
+  agents.push({ version: "10.0", binary, skip });
+  return agents;
 }
 
 /** The real qemu-ga in unix-listen mode on a temporary socket, with every machine-changing command blocked. */
@@ -63,7 +130,7 @@ export async function startRealAgent(options: RealAgentOptions = {}): Promise<Re
     ...(options.alsoBlock ?? []),
   ].join(",");
   const child = spawn(
-    "qemu-ga",
+    options.binary ?? "qemu-ga",
     ["-m", "unix-listen", "-p", socket, "-t", dir, "-f", path.join(dir, "qemu-ga.pid"), "-b", blocked],
     { stdio: ["ignore", "ignore", "pipe"] },
   );

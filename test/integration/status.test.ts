@@ -1,19 +1,20 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import pino from "pino";
+import { compareQemuVersions } from "../../src/qga/catalogue/index.js";
 import { GuestAgent } from "../../src/qga/client.js";
 import { StatusCollector } from "../../src/status/collector.js";
 import { StatusPoller } from "../../src/status/poller.js";
 import { StatusSnapshot } from "../../src/status/snapshot.js";
 import { AgentFailure, FakeAgent, type FakeAgentOptions } from "../fakes/fake-agent.js";
-import { type RealAgent, startRealAgent } from "../helpers/qemu-ga.js";
+import { type RealAgent, realAgentVersions, startRealAgent } from "../helpers/qemu-ga.js";
 import { skipWithout } from "../helpers/tools.js";
 import { withTimeout } from "../helpers/wait.js";
 
@@ -30,8 +31,8 @@ after(async () => {
  * moment before it listens: a first connect can be refused, so the client (hold policy) retries until
  * online rather than a test's first collect reading "offline".
  */
-async function realAgent(): Promise<{ real: RealAgent; client: GuestAgent }> {
-  const real = await startRealAgent();
+async function realAgent(binary?: string): Promise<{ real: RealAgent; client: GuestAgent }> {
+  const real = await startRealAgent({ binary });
   const client = new GuestAgent({
     address: real.socket,
     timeoutMs: 5_000,
@@ -70,126 +71,147 @@ async function dfRoot(): Promise<{ used: number; pct: number }> {
   return { used: Number(used), pct: Number.parseInt(pct ?? "", 10) };
 }
 
-describe("against the real qemu-ga", { skip }, () => {
-  let client: GuestAgent;
-  let collector: StatusCollector;
-  let first: StatusSnapshot;
+// Over each real agent version (test/helpers/qemu-ga.ts); the poller's checks over the first only.
+for (const [index, { version, binary, skip }] of realAgentVersions().entries()) {
+  describe(`against the real qemu-ga ${version}`, { skip }, () => {
+    let client: GuestAgent;
+    let collector: StatusCollector;
+    let first: StatusSnapshot;
 
-  before(async () => {
-    if (skip) return;
-    ({ client } = await realAgent());
-    collector = new StatusCollector({ vm: "self", agent: client, timeoutMs: 5_000, log });
-    first = StatusSnapshot.parse(await collector.collect());
-  });
-
-  test("the snapshot describes this machine", async () => {
-    assert.equal(first.agent, "online");
-    assert.equal(first.vm, "self");
-    assert.equal(first.hostname, os.hostname());
-    assert.equal(first.os?.kernel_release, os.release());
-    assert.equal(first.os?.machine, os.machine());
-    assert.equal(first.vcpus, os.cpus().length);
-    assert.match(first.agent_version ?? "", /^\d+\.\d+/);
-  });
-
-  test("the root filesystem's usage agrees with df", async () => {
-    const root = first.filesystems?.find((fs) => fs.mountpoint === "/");
-    assert.ok(root, `no "/" in ${JSON.stringify(first.filesystems)}`);
-    assert.ok(root.used_pct > 0 && root.used_pct < 100);
-    const df = await dfRoot();
-    assert.ok(Math.abs(root.used_pct - df.pct) <= 1, `used_pct ${root.used_pct}, df ${df.pct}%`);
-    // Other tests may write meanwhile: the same order of magnitude is what can be asked.
-    assert.ok(Math.abs(root.used_bytes - df.used) < 0.01 * root.total_bytes);
-  });
-
-  test("the interfaces are this machine's, without loopback", () => {
-    const interfaces = first.interfaces ?? [];
-    const host = Object.entries(os.networkInterfaces()).filter(([, addrs]) =>
-      addrs?.some((a) => !a.internal),
-    );
-    assert.ok(!interfaces.some((i) => i.name === "lo"));
-    for (const [name, addrs = []] of host) {
-      const mine = interfaces.find((i) => i.name === name);
-      assert.ok(mine, `${name} missing from ${JSON.stringify(interfaces)}`);
-      const family = (f: string) =>
-        addrs
-          .filter((a) => a.family === f)
-          .map((a) => a.address)
-          .sort();
-      assert.deepEqual([...mine.ipv4].sort(), family("IPv4"));
-      assert.deepEqual([...mine.ipv6].sort(), family("IPv6"));
-      assert.equal(mine.mac, addrs[0]?.mac);
-    }
-    const withAddresses = interfaces.filter((i) => i.ipv4.length + i.ipv6.length > 0).map((i) => i.name);
-    assert.deepEqual(withAddresses.sort(), host.map(([name]) => name).sort());
-  });
-
-  test("the clock offset of the same machine is within ±50 ms", () => {
-    assert.equal(typeof first.time_offset_ms, "number");
-    assert.ok(Math.abs(first.time_offset_ms ?? Number.NaN) <= 50, `${first.time_offset_ms} ms`);
-  });
-
-  test("cpu_pct: absent on the first collect, in [0, 100] on the second", async () => {
-    assert.equal(first.cpu_pct, undefined);
-    assert.ok(first.cpu_seconds && first.cpu_seconds.idle > 0);
-    // The guest counts CPU time in 10 ms ticks: the second reading needs some of them to have passed.
-    await sleep(100);
-    const second = StatusSnapshot.parse(await collector.collect());
-    assert.equal(typeof second.cpu_pct, "number");
-    assert.ok(second.cpu_pct !== undefined && second.cpu_pct >= 0 && second.cpu_pct <= 100);
-  });
-
-  test("the poller publishes on start, not while nothing changes, on the heartbeat, and on pollNow", async () => {
-    const published: Array<{ snapshot: StatusSnapshot; at: number }> = [];
-    let collects = 0;
-    let onPublish: (() => void) | undefined;
-    let onCollect: (() => void) | undefined;
-    const counting = {
-      collect: async () => {
-        const snapshot = await collector.collect();
-        collects++;
-        onCollect?.();
-        return snapshot;
-      },
-    };
-    const poller = new StatusPoller({
-      collector: counting,
-      agent: client,
-      intervalMs: 20,
-      heartbeatMs: 1_500,
-      jitter: 0,
-      publish: (snapshot) => {
-        published.push({ snapshot, at: performance.now() });
-        onPublish?.();
-      },
-      log,
+    before(async () => {
+      if (skip) return;
+      ({ client } = await realAgent(binary));
+      collector = new StatusCollector({ vm: "self", agent: client, timeoutMs: 5_000, log });
+      first = StatusSnapshot.parse(await collector.collect());
     });
-    const nextPublish = () => withTimeout(new Promise<void>((r) => (onPublish = r)), 5_000, "no publish");
-    const collected = (n: number) =>
-      withTimeout(
-        new Promise<void>((r) => (onCollect = () => collects >= n && r())),
-        5_000,
-        `not ${n} polls`,
+
+    test("the snapshot describes this machine", async () => {
+      assert.equal(first.agent, "online");
+      assert.equal(first.vm, "self");
+      assert.equal(first.hostname, os.hostname());
+      assert.equal(first.os?.kernel_release, os.release());
+      assert.equal(first.os?.machine, os.machine());
+      assert.equal(first.vcpus, os.cpus().length);
+      assert.equal(first.agent_version?.split(".").slice(0, 2).join("."), version);
+    });
+
+    test("the load average is there exactly when the agent has guest-get-load (10.0)", () => {
+      const load = first.load;
+      if (compareQemuVersions(version, "10.0") < 0) return assert.equal(load, undefined);
+      assert.ok(load, "no load from a 10.0 agent");
+      // The same machine's /proc/loadavg, a moment apart: the same order of magnitude.
+      const [own1m = 0] = os.loadavg();
+      assert.ok(Math.abs(load["1m"] - own1m) <= Math.max(2, own1m), `agent ${load["1m"]}, os ${own1m}`);
+    });
+
+    test("the time zone and the disks are this machine's", async () => {
+      assert.equal(first.timezone?.offset_seconds, 0 - new Date().getTimezoneOffset() * 60);
+      const disks = first.disks ?? [];
+      assert.ok(disks.length > 0, "no disks");
+      const blockDevices = await readdir("/sys/class/block");
+      for (const disk of disks) assert.ok(blockDevices.includes(path.basename(disk.name)), disk.name);
+    });
+
+    test("the root filesystem's usage agrees with df", async () => {
+      const root = first.filesystems?.find((fs) => fs.mountpoint === "/");
+      assert.ok(root, `no "/" in ${JSON.stringify(first.filesystems)}`);
+      assert.ok(root.used_pct > 0 && root.used_pct < 100);
+      const df = await dfRoot();
+      assert.ok(Math.abs(root.used_pct - df.pct) <= 1, `used_pct ${root.used_pct}, df ${df.pct}%`);
+      // Other tests may write meanwhile: the same order of magnitude is what can be asked.
+      assert.ok(Math.abs(root.used_bytes - df.used) < 0.01 * root.total_bytes);
+    });
+
+    test("the interfaces are this machine's, without loopback", () => {
+      const interfaces = first.interfaces ?? [];
+      const host = Object.entries(os.networkInterfaces()).filter(([, addrs]) =>
+        addrs?.some((a) => !a.internal),
       );
-    try {
-      const started = nextPublish();
-      poller.start();
-      await started;
-      await collected(6);
-      assert.equal(published.length, 1, "five polls of an unchanged guest published nothing more");
-      await nextPublish();
-      assert.equal(published.length, 2);
-      const [a, b] = published;
-      assert.ok(a && b && b.at - a.at >= 1_490, `heartbeat after ${b && a && b.at - a.at} ms`);
-      const now = await poller.pollNow();
-      assert.equal(published.length, 3);
-      assert.equal(published[2]?.snapshot, now);
-      assert.equal(poller.last, now);
-    } finally {
-      poller.stop();
-    }
+      assert.ok(!interfaces.some((i) => i.name === "lo"));
+      for (const [name, addrs = []] of host) {
+        const mine = interfaces.find((i) => i.name === name);
+        assert.ok(mine, `${name} missing from ${JSON.stringify(interfaces)}`);
+        const family = (f: string) =>
+          addrs
+            .filter((a) => a.family === f)
+            .map((a) => a.address)
+            .sort();
+        assert.deepEqual([...mine.ipv4].sort(), family("IPv4"));
+        assert.deepEqual([...mine.ipv6].sort(), family("IPv6"));
+        assert.equal(mine.mac, addrs[0]?.mac);
+      }
+      const withAddresses = interfaces.filter((i) => i.ipv4.length + i.ipv6.length > 0).map((i) => i.name);
+      assert.deepEqual(withAddresses.sort(), host.map(([name]) => name).sort());
+    });
+
+    test("the clock offset of the same machine is within ±50 ms", () => {
+      assert.equal(typeof first.time_offset_ms, "number");
+      assert.ok(Math.abs(first.time_offset_ms ?? Number.NaN) <= 50, `${first.time_offset_ms} ms`);
+    });
+
+    test("cpu_pct: absent on the first collect, in [0, 100] on the second", async () => {
+      assert.equal(first.cpu_pct, undefined);
+      assert.ok(first.cpu_seconds && first.cpu_seconds.idle > 0);
+      // The guest counts CPU time in 10 ms ticks: the second reading needs some of them to have passed.
+      await sleep(100);
+      const second = StatusSnapshot.parse(await collector.collect());
+      assert.equal(typeof second.cpu_pct, "number");
+      assert.ok(second.cpu_pct !== undefined && second.cpu_pct >= 0 && second.cpu_pct <= 100);
+    });
+
+    if (index > 0) return;
+    test("the poller publishes on start, not while nothing changes, on the heartbeat, and on pollNow", async () => {
+      const published: Array<{ snapshot: StatusSnapshot; at: number }> = [];
+      let collects = 0;
+      let onPublish: (() => void) | undefined;
+      let onCollect: (() => void) | undefined;
+      const counting = {
+        collect: async () => {
+          const snapshot = await collector.collect();
+          collects++;
+          onCollect?.();
+          return snapshot;
+        },
+      };
+      const poller = new StatusPoller({
+        collector: counting,
+        agent: client,
+        intervalMs: 20,
+        heartbeatMs: 1_500,
+        jitter: 0,
+        publish: (snapshot) => {
+          published.push({ snapshot, at: performance.now() });
+          onPublish?.();
+        },
+        log,
+      });
+      const nextPublish = () => withTimeout(new Promise<void>((r) => (onPublish = r)), 5_000, "no publish");
+      const collected = (n: number) =>
+        withTimeout(
+          new Promise<void>((r) => (onCollect = () => collects >= n && r())),
+          5_000,
+          `not ${n} polls`,
+        );
+      try {
+        const started = nextPublish();
+        poller.start();
+        await started;
+        await collected(6);
+        assert.equal(published.length, 1, "five polls of an unchanged guest published nothing more");
+        await nextPublish();
+        assert.equal(published.length, 2);
+        const [a, b] = published;
+        assert.ok(a && b && b.at - a.at >= 1_490, `heartbeat after ${b && a && b.at - a.at} ms`);
+        const now = await poller.pollNow();
+        assert.equal(published.length, 3);
+        assert.equal(published[2]?.snapshot, now);
+        assert.equal(poller.last, now);
+      } finally {
+        poller.stop();
+      }
+    });
   });
-});
+}
 
 test("a killed agent: the snapshot says offline and nothing else", { skip }, async () => {
   const { real, client } = await realAgent();

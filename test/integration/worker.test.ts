@@ -6,16 +6,19 @@ import { after, before, test } from "node:test";
 import { FakeAgent } from "../fakes/fake-agent.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { TestClient } from "../helpers/mqtt-client.js";
-import { type RealAgent, startRealAgent } from "../helpers/qemu-ga.js";
+import { type RealAgent, realAgentVersions, startRealAgent } from "../helpers/qemu-ga.js";
 import { skipWithout } from "../helpers/tools.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
 
 /**
  * The worker as a user runs it (the CLI in its own process) against a real mosquitto, two real qemu-ga
- * agents, a fake agent for the faults the real one cannot show, and a VM whose socket does not exist.
- * Clients are plain MQTT clients, as mosquitto_pub/mosquitto_sub would be.
+ * agents (real1 the system's 7.2, real2 the 10.0 of test/helpers/qemu-ga.ts when it is there), a fake
+ * agent for the faults the real one cannot show, and a VM whose socket does not exist. Clients are plain
+ * MQTT clients, as mosquitto_pub/mosquitto_sub would be.
  */
 const skip = skipWithout("qemu-ga", "mosquitto");
+const [first, ...newer] = realAgentVersions();
+const second = newer.find((agent) => !agent.skip) ?? first;
 const base = "qgat";
 let dir: string;
 let broker: Mosquitto;
@@ -32,7 +35,7 @@ before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "qga-worker-"));
   broker = await startMosquitto();
   real1 = await startRealAgent();
-  real2 = await startRealAgent();
+  real2 = await startRealAgent({ binary: second?.binary });
   fake = await FakeAgent.start({
     path: path.join(dir, "fake.sock"),
     commands: {
@@ -130,13 +133,19 @@ test("ping replies with the round trip; a raw command with the agent's own resul
   const osinfo = await request("real2", "guest-get-osinfo");
   assert.equal(osinfo.ok, true);
   assert.equal(typeof (osinfo.result as Record<string, unknown>)["kernel-release"], "string");
+  // 10.0's guest-get-load through the bridge; a 7.2 agent does not have it.
+  const load = await request("real2", "guest-get-load");
+  if (second?.version === "10.0") assert.equal(typeof (load.result as { load1m?: unknown }).load1m, "number");
+  else assert.equal(errorCode(load), "unsupported");
 });
 
 test("the status verb polls now, replies with the snapshot and republishes it", { skip }, async () => {
   const republished = client.upcoming(`${base}/real2/status`);
   const reply = await request("real2", "status");
   assert.equal(reply.ok, true);
-  assert.equal((reply.result as Record<string, unknown>).hostname, os.hostname());
+  const snapshot = reply.result as Record<string, unknown>;
+  assert.equal(snapshot.hostname, os.hostname());
+  assert.equal(String(snapshot.agent_version).split(".").slice(0, 2).join("."), second?.version);
   assert.equal(client.json(await republished).vm, "real2");
 });
 

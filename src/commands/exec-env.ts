@@ -53,6 +53,20 @@ export const NEVER_ALLOWED_ENV = [
   "LESSOPEN",
   "LESSCLOSE",
   "SYSTEMD_*",
+  // Windows (names there are case-insensitive, as everything here is matched): the shell cmd.exe starts,
+  // the extensions a bare name is tried with, where system DLLs and PowerShell modules load from, a
+  // compatibility shim layer, and .NET's profiler and startup hooks, which load a DLL into the program.
+  "COMSPEC",
+  "PATHEXT",
+  "SYSTEMROOT",
+  "WINDIR",
+  "PSMODULEPATH",
+  "PSEXECUTIONPOLICYPREFERENCE",
+  "__COMPAT_LAYER",
+  "COR_*",
+  "CORECLR_*",
+  "COMPLUS_*",
+  "DOTNET_*",
 ] as const;
 
 /** `NAME` or a glob over names, where `*` matches any run of characters and `?` one. */

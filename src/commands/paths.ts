@@ -1,5 +1,7 @@
 import { WorkerError } from "../errors.js";
 import { argNonEmptyString, describePath } from "../qga/catalogue/scalars.js";
+import type { KnownFlavour } from "./path-flavour.js";
+import { matchesAnyWindowsGlob, normaliseWindowsPath, withinAnyWindowsPrefix } from "./windows-paths.js";
 
 /*
  * The restrictions below the policy (restrictions.*.exec and .files) are decided on guest paths before
@@ -63,8 +65,9 @@ function segmentSource(segment: string): string {
 
 // Compiled on every exec: a handful of patterns from the configuration, microseconds against an exec's
 // round trips to the guest, and no cache shared across the process.
+// Entries written Windows-style (C:\…) are for Windows guests: on a POSIX one they match nothing.
 export function matchesAnyGlob(path: string, patterns: readonly string[]): boolean {
-  return patterns.some((pattern) => compileGlob(pattern).test(path));
+  return patterns.some((pattern) => pattern.startsWith("/") && compileGlob(pattern).test(path));
 }
 
 /** Whole-segment prefixes: `/var/log` allows `/var/log` and `/var/log/x`, never `/var/logs`. */
@@ -76,37 +79,91 @@ export function withinAnyPrefix(path: string, prefixes: readonly string[]): bool
   });
 }
 
+/** A path as the guest's flavour reads it: the normalised form, or why it cannot be judged. */
+function judge(path: string, flavour: KnownFlavour): { path: string } | { why: string } {
+  if (flavour === "windows") {
+    const result = normaliseWindowsPath(path);
+    return result.ok ? { path: result.path } : { why: result.why };
+  }
+  // A backslash is a separator to Windows: were the guest one after all (a pathFlavour set wrongly),
+  // /allowed/..\..\x would climb out. In a POSIX name it is rare enough to refuse rather than guess.
+  if (flavour === "posix" && path.includes("\\")) {
+    return { why: "a backslash in a path is refused (it separates names on Windows; see pathFlavour)" };
+  }
+  const normalised = flavour === "posix" ? normalisePath(path) : undefined;
+  return normalised === undefined ? { why: "" } : { path: normalised };
+}
+
+/** `forbidden`: why a path cannot be judged on `vm`; `posixLimit` is what a POSIX guest's must be. */
+function unjudgeable(
+  flavour: KnownFlavour,
+  vm: string,
+  what: string,
+  why: string,
+  posixLimit: string,
+): WorkerError {
+  if (flavour === "unknown") {
+    return new WorkerError(
+      "forbidden",
+      `${what} on ${vm} is restricted, and whether its paths are Windows or POSIX ones is not known yet ` +
+        "(the guest agent has not told its OS through guest-get-osinfo); set pathFlavour: windows or posix " +
+        `in restrictions (default, the VM's group or restrictions.vms.${vm}) to judge them without asking`,
+    );
+  }
+  if (why !== "") return new WorkerError("forbidden", `${what} on ${vm} refused: ${why}`);
+  return new WorkerError("forbidden", `${what} on ${vm} is limited to ${posixLimit}`);
+}
+
+/** Without a restriction the path goes as given, POSIX paths normalised (Windows ones untouched). */
+function unrestricted(path: string, flavour: KnownFlavour): string {
+  return flavour === "windows" ? path : (normalisePath(path) ?? path);
+}
+
 /**
  * The program `exec` may start, normalised, or `forbidden`. Without `restrictions.*.exec` the policy alone
  * decides, and the path goes to the guest as given (a bare name is then looked up on the guest's PATH).
+ * `flavour`: how the guest reads paths; "unknown" refuses everything a restriction would have to judge.
  */
-export function authorizeProgram(path: string, globs: readonly string[] | undefined, vm: string): string {
-  if (globs === undefined) return normalisePath(path) ?? path;
-  const normalised = normalisePath(path);
-  if (normalised === undefined) {
-    throw new WorkerError("forbidden", `exec on ${vm} is limited to programs given by an absolute path`);
-  }
-  if (!matchesAnyGlob(normalised, globs)) {
+export function authorizeProgram(
+  path: string,
+  globs: readonly string[] | undefined,
+  vm: string,
+  flavour: KnownFlavour = "posix",
+): string {
+  if (globs === undefined) return unrestricted(path, flavour);
+  const judged = judge(path, flavour);
+  if (!("path" in judged))
+    throw unjudgeable(flavour, vm, "exec", judged.why, "programs given by an absolute path");
+  const matches =
+    flavour === "windows" ? matchesAnyWindowsGlob(judged.path, globs) : matchesAnyGlob(judged.path, globs);
+  if (!matches) {
     throw new WorkerError(
       "forbidden",
-      `${normalised} is not among the programs exec may start on ${vm} (restrictions: exec)`,
+      `${judged.path} is not among the programs exec may start on ${vm} (restrictions: exec)`,
     );
   }
-  return normalised;
+  return judged.path;
 }
 
 /** The file `read-file`/`write-file` may touch, normalised, or `forbidden`; as authorizeProgram otherwise. */
-export function authorizeFile(path: string, prefixes: readonly string[] | undefined, vm: string): string {
-  if (prefixes === undefined) return normalisePath(path) ?? path;
-  const normalised = normalisePath(path);
-  if (normalised === undefined) {
-    throw new WorkerError("forbidden", `file access on ${vm} is limited to absolute paths`);
-  }
-  if (!withinAnyPrefix(normalised, prefixes)) {
+export function authorizeFile(
+  path: string,
+  prefixes: readonly string[] | undefined,
+  vm: string,
+  flavour: KnownFlavour = "posix",
+): string {
+  if (prefixes === undefined) return unrestricted(path, flavour);
+  const judged = judge(path, flavour);
+  if (!("path" in judged)) throw unjudgeable(flavour, vm, "file access", judged.why, "absolute paths");
+  const within =
+    flavour === "windows"
+      ? withinAnyWindowsPrefix(judged.path, prefixes)
+      : withinAnyPrefix(judged.path, prefixes);
+  if (!within) {
     throw new WorkerError(
       "forbidden",
-      `${normalised} is outside the paths the file verbs may touch on ${vm} (restrictions: files)`,
+      `${judged.path} is outside the paths the file verbs may touch on ${vm} (restrictions: files)`,
     );
   }
-  return normalised;
+  return judged.path;
 }

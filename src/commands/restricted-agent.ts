@@ -3,6 +3,7 @@ import { WorkerError } from "../errors.js";
 import type { ArgsOf, CommandName, ResultOf } from "../qga/catalogue/index.js";
 import type { CallOptions, GuestAgent } from "../qga/client.js";
 import { authorizeEnv } from "./exec-env.js";
+import { type FlavourSource, flavourOfOsId, type KnownFlavour, type PathFlavour } from "./path-flavour.js";
 import { authorizeFile, authorizeProgram } from "./paths.js";
 
 /** What a request may use of a VM's agent: every call goes through the VM's restrictions. */
@@ -34,13 +35,18 @@ const MAX_PIDS = 256;
  *   would reach any file).
  *
  * Paths are normalised and the normalised path is what the agent is sent: what was checked is what runs.
+ * How the guest reads paths (POSIX or Windows) is `pathFlavour`; `auto` asks guest-get-osinfo once, the
+ * first time a restricted path needs judging, and refuses such paths while the agent cannot tell.
  * Arguments that cannot be judged (a path that is not a string) go on unchanged to the catalogue's schema,
  * which refuses them before anything is sent. One per VM: handles and pids belong to its agent.
  */
-export class RestrictedAgent implements RequestAgent {
+export class RestrictedAgent implements RequestAgent, FlavourSource {
   private readonly handles = new Set<number>();
   private readonly pids = new Set<number>();
   private opening = 0;
+  /** What guest-get-osinfo said, and the agent's capabilities then: a reconnect (a reboot) asks again. */
+  private learned: { flavour: PathFlavour; with: object | undefined } | undefined;
+  private asking: Promise<KnownFlavour> | undefined;
 
   constructor(
     private readonly agent: GuestAgent,
@@ -55,7 +61,7 @@ export class RestrictedAgent implements RequestAgent {
   async execute(name: string, args: unknown, options?: CallOptions): Promise<unknown> {
     const { exec, files } = this.restriction;
     if (exec === undefined && files === undefined) return this.agent.execute(name, args, options);
-    const checked = this.authorize(name, args);
+    const checked = this.authorize(name, args, await this.pathFlavour());
     if (name !== "guest-file-open" || files === undefined) {
       const result = await this.agent.execute(name, checked, options);
       this.observe(name, checked, result);
@@ -71,15 +77,44 @@ export class RestrictedAgent implements RequestAgent {
     }
   }
 
+  /**
+   * How this VM's guest reads paths: as configured, else as its agent's guest-get-osinfo said, else
+   * "unknown" (the agent did not answer it; asked again next time). Learned once per connection: a VM
+   * reinstalled with another OS reboots, and the agent's new capabilities make it ask again. Without an
+   * exec or files restriction nothing is judged and nothing asked: "posix" normalises as ever, Windows
+   * paths go as given.
+   */
+  async pathFlavour(): Promise<KnownFlavour> {
+    const { pathFlavour, exec, files } = this.restriction;
+    if (pathFlavour === "posix" || pathFlavour === "windows") return pathFlavour;
+    if (exec === undefined && files === undefined) return "posix";
+    const learned = this.learned;
+    if (learned && learned.with !== undefined && learned.with === this.agent.capabilities) {
+      return learned.flavour;
+    }
+    this.asking ??= this.agent
+      .call("guest-get-osinfo")
+      .then((info) => {
+        const flavour = flavourOfOsId(info.id);
+        this.learned = { flavour, with: this.agent.capabilities };
+        return flavour;
+      })
+      .catch((): KnownFlavour => "unknown")
+      .finally(() => {
+        this.asking = undefined;
+      });
+    return this.asking;
+  }
+
   /** The arguments to send (paths normalised), or `forbidden`. */
-  private authorize(name: string, args: unknown): unknown {
+  private authorize(name: string, args: unknown, flavour: KnownFlavour): unknown {
     if (typeof args !== "object" || args === null || Array.isArray(args)) return args;
     const given = args as Record<string, unknown>;
     const { exec, files } = this.restriction;
     if (name === "guest-exec" && exec !== undefined) {
       authorizeEnv(given.env, this.restriction.env, this.vm);
       if (typeof given.path !== "string") return args;
-      return Object.assign({}, given, { path: authorizeProgram(given.path, exec, this.vm) });
+      return Object.assign({}, given, { path: authorizeProgram(given.path, exec, this.vm, flavour) });
     }
     if (name === "guest-exec-status" && exec !== undefined) {
       if (typeof given.pid === "number" && !this.pids.has(given.pid)) {
@@ -98,7 +133,7 @@ export class RestrictedAgent implements RequestAgent {
         );
       }
       if (typeof given.path !== "string") return args;
-      return Object.assign({}, given, { path: authorizeFile(given.path, files, this.vm) });
+      return Object.assign({}, given, { path: authorizeFile(given.path, files, this.vm, flavour) });
     }
     if (HANDLE_COMMANDS.has(name) && files !== undefined) {
       if (typeof given.handle === "number" && !this.handles.has(given.handle)) {

@@ -60,7 +60,8 @@ function sensors(status: StatusSnapshot): Record<string, Sensor> {
   if (os?.[osMember] !== undefined) {
     result.os = {
       name: "Operating system",
-      icon: "mdi:linux",
+      // Windows' agent says id "mswindows" (qga/commands-win32.c); every other agent is a Unix-like one.
+      icon: os?.id === "mswindows" ? "mdi:microsoft-windows" : "mdi:linux",
       value_template: `{{ value_json.os.${osMember} }}`,
       json_attributes_template: "{{ value_json.os | tojson }}",
       ...DIAGNOSTIC,
@@ -68,7 +69,8 @@ function sensors(status: StatusSnapshot): Record<string, Sensor> {
   }
   if (os?.kernel_release !== undefined) {
     result.kernel = {
-      name: "Kernel",
+      // Windows' agent puts the build number there (RtlGetVersion's dwBuildNumber, e.g. 20348).
+      name: os.id === "mswindows" ? "OS build" : "Kernel",
       icon: "mdi:chip",
       value_template: "{{ value_json.os.kernel_release }}",
       ...DIAGNOSTIC,

@@ -117,16 +117,17 @@ export class FakeGuest {
   }
 
   private open(path: string, mode: string): number {
-    if (mode === "r" && !this.files.has(path)) {
+    // fopen's modes: "r"/"r+" need the file, "w"/"w+" empty it, "a"/"a+" create it (b is ignored).
+    if (mode.startsWith("r") && !this.files.has(path)) {
       throw new AgentFailure(
         "GenericError",
-        `failed to open file '${path}' (mode: 'r'): No such file or directory`,
+        `failed to open file '${path}' (mode: '${mode}'): No such file or directory`,
       );
     }
-    if (mode === "w") this.files.set(path, Buffer.alloc(0));
-    if (mode === "a" && !this.files.has(path)) this.files.set(path, Buffer.alloc(0));
+    if (mode.startsWith("w")) this.files.set(path, Buffer.alloc(0));
+    if (mode.startsWith("a") && !this.files.has(path)) this.files.set(path, Buffer.alloc(0));
     const handle = this.nextHandle++;
-    const position = mode === "a" ? (this.files.get(path)?.length ?? 0) : 0;
+    const position = mode.startsWith("a") ? (this.files.get(path)?.length ?? 0) : 0;
     this.handles.set(handle, { path, position });
     return handle;
   }

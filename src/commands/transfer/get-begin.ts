@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { WorkerError } from "../../errors.js";
 import { argCount, argsObject } from "../../qga/catalogue/scalars.js";
+import { flavourOf } from "../path-flavour.js";
 import { argPath, authorizeFile } from "../paths.js";
 import { openFile } from "../verbs/guest-file.js";
 import { defineVerb, type VerbContext } from "../verbs/verb.js";
@@ -18,7 +19,12 @@ export const getBegin = defineVerb({
   set: "files",
   args: argsObject({ path: argPath(), offset: argCount().optional() }),
   async run(context, args) {
-    const path = authorizeFile(args.path, context.restriction.files, context.vm);
+    const path = authorizeFile(
+      args.path,
+      context.restriction.files,
+      context.vm,
+      await flavourOf(context.agent),
+    );
     const id = randomBytes(8).toString("hex");
     return context.transfers.beginOnce(id, async () => {
       context.transfers.checkRoom();

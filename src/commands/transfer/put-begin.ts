@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { posix } from "node:path";
+import { posix, win32 } from "node:path";
 import { WorkerError } from "../../errors.js";
 import {
   argBool,
@@ -8,6 +8,7 @@ import {
   argsObject,
   describePath,
 } from "../../qga/catalogue/scalars.js";
+import { flavourOf } from "../path-flavour.js";
 import { argPath, authorizeFile } from "../paths.js";
 import { openFile } from "../verbs/guest-file.js";
 import { defineVerb, type VerbContext } from "../verbs/verb.js";
@@ -46,8 +47,10 @@ export const putBegin = defineVerb({
   args: PutBeginArgs,
   async run(context, args) {
     const { files } = context.restriction;
-    const path = authorizeFile(args.path, files, context.vm);
-    const name = posix.basename(path);
+    const flavour = await flavourOf(context.agent);
+    const path = authorizeFile(args.path, files, context.vm, flavour);
+    const paths = flavour === "windows" ? win32 : posix;
+    const name = paths.basename(path);
     if (path === "/" || name === "") {
       throw new WorkerError("invalid_arguments", "args.path: must name a file, not the root directory");
     }
@@ -58,8 +61,8 @@ export const putBegin = defineVerb({
       );
     }
     const id = putId(context.vm, path, args.size, args.sha256);
-    const temp = args.atomic ? posix.join(posix.dirname(path), `.${name}.${id}.qga-part`) : path;
-    authorizeFile(temp, files, context.vm);
+    const temp = args.atomic ? paths.join(paths.dirname(path), `.${name}.${id}.qga-part`) : path;
+    authorizeFile(temp, files, context.vm, flavour);
     needsPrograms(context, args.atomic, args.mode, path);
     const plan: PutPlan = {
       id,
@@ -131,29 +134,43 @@ async function open(context: VerbContext, plan: PutPlan): Promise<PutTransfer> {
     return new PutTransfer(plan, handle, 0, newHash(), context.agent, context.log);
   };
   if (!plan.atomic) return fresh();
+  const kept = await keptBeginning(context, plan);
+  if (kept === undefined) {
+    context.log.info(
+      { transfer: plan.id },
+      "a put's temporary file does not fit the file declared: starting over",
+    );
+    return fresh();
+  }
+  // Written through a handle without O_APPEND ("a+" has it): bytes that a handle of a killed worker still
+  // buffers in the agent, flushed later, then land where they belong (the same bytes), not at the end.
+  const handle = await openFile(context, plan.temp, "r+");
+  try {
+    await seekSet(context, handle, kept.length);
+  } catch (error) {
+    await closeHandle(context.agent, context.log, handle);
+    throw error;
+  }
+  return new PutTransfer(plan, handle, kept.length, kept.hash, context.agent, context.log);
+}
+
+/**
+ * The temporary file's length and the sha256 of its bytes, opened "a+" so that it is created when
+ * missing; undefined when it cannot be the beginning of the file declared.
+ */
+async function keptBeginning(context: VerbContext, plan: PutPlan) {
   const handle = await openFile(context, plan.temp, "a+");
   try {
     const length = await lengthOf(context, handle);
-    if (length <= plan.size) {
-      const hash = newHash();
-      if (length > 0) {
-        await seekSet(context, handle, 0);
-        const read = await hashFrom(context, handle, length, hash);
-        if (read !== length) throw new StartOver();
-        if (length === plan.size && hash.copy().digest("hex") !== plan.sha256) throw new StartOver();
-      }
-      return new PutTransfer(plan, handle, length, hash, context.agent, context.log);
+    if (length > plan.size) return undefined;
+    const hash = newHash();
+    if (length > 0) {
+      await seekSet(context, handle, 0);
+      if ((await hashFrom(context, handle, length, hash)) !== length) return undefined;
+      if (length === plan.size && hash.copy().digest("hex") !== plan.sha256) return undefined;
     }
-    throw new StartOver();
-  } catch (error) {
+    return { length, hash };
+  } finally {
     await closeHandle(context.agent, context.log, handle);
-    if (!(error instanceof StartOver)) throw error;
   }
-  context.log.info(
-    { transfer: plan.id },
-    "a put's temporary file does not fit the file declared: starting over",
-  );
-  return fresh();
 }
-
-class StartOver extends Error {}

@@ -1,5 +1,6 @@
 import { isInternal, toReplyError, WorkerError } from "../../errors.js";
 import { argBase64, argCount, argsObject, base64DecodedLength } from "../../qga/catalogue/scalars.js";
+import { remainingMs } from "../verbs/deadline.js";
 import { sha256Hex } from "../verbs/output.js";
 import { defineVerb, type VerbContext } from "../verbs/verb.js";
 import { argSha256, argTransferId, progress } from "./common.js";
@@ -67,6 +68,13 @@ async function writePart(context: VerbContext, transfer: PutTransfer, args: PutP
   }
   try {
     await writeAll(context, transfer.handle, data, args.data);
+    // The agent buffers writes (stdio): flushed, an acknowledged part is in the guest's file, where a
+    // put-begin after a worker or agent restart reads it back, and is not asked for again.
+    await context.agent.call(
+      "guest-file-flush",
+      { handle: transfer.handle },
+      { timeoutMs: remainingMs(context, "before the part was flushed") },
+    );
   } catch (error) {
     // What the guest holds is no longer known for sure: forget the transfer, so that put-begin asks the
     // guest how long the file is and goes on from there.

@@ -8,10 +8,13 @@ import {
   argsObject,
   describePath,
 } from "../../qga/catalogue/scalars.js";
+import { flavourOf } from "../path-flavour.js";
 import { argPath, authorizeProgram } from "../paths.js";
 import { base64When } from "./base64-when.js";
+import { CODE_PAGES, type CodePage } from "./codepages.js";
 import { beforeDeadline, remainingMs, sleep } from "./deadline.js";
-import { type ExecState, type ExecTracker, KEEP_MINUTES } from "./exec-tracker.js";
+import { type ExecFinished, type ExecState, type ExecTracker, KEEP_MINUTES } from "./exec-tracker.js";
+import { inCodePage } from "./output.js";
 import { defineVerb, type VerbContext } from "./verb.js";
 
 const FIRST_POLL_MS = 5;
@@ -31,6 +34,8 @@ const ExecArgs = argsObject({
   stdin: argString().optional(),
   stdin_encoding: argEnum(["utf8", "base64"]).default("utf8"),
   capture: argBool().default(true),
+  // auto: text when the output is valid UTF-8, else base64. A code page: text decoded from it, byte-exact.
+  output_encoding: argEnum(["auto", ...CODE_PAGES]).default("auto"),
 }).superRefine(base64When("stdin", "stdin_encoding", "stdin must be base64 (standard alphabet, padded)"));
 
 /**
@@ -42,7 +47,12 @@ export const exec = defineVerb({
   set: "exec",
   args: ExecArgs,
   async run(context, args) {
-    const path = authorizeProgram(args.path, context.restriction.exec, context.vm);
+    const path = authorizeProgram(
+      args.path,
+      context.restriction.exec,
+      context.vm,
+      await flavourOf(context.agent),
+    );
     const stdin = args.stdin === undefined ? undefined : Buffer.from(args.stdin, args.stdin_encoding);
     if (stdin && stdin.length > context.limits.stdinBytes) {
       throw new WorkerError(
@@ -72,11 +82,22 @@ export const exec = defineVerb({
       if (Date.now() >= context.deadline) throw stillRunning(context, pid);
       const state = await pollOnce(context, tracker, pid);
       if (state === undefined) throw stillRunning(context, pid);
-      if (state.exited) return state;
+      if (state.exited) return args.output_encoding === "auto" ? state : inPage(state, args.output_encoding);
       delay = Math.min(delay * 2, MAX_POLL_MS);
     }
   },
 });
+
+/** The output as text in a Windows console's code page (stdout_encoding names it); see codepages.ts. */
+function inPage(state: ExecFinished, page: CodePage) {
+  return {
+    ...state,
+    stdout: inCodePage({ data: state.stdout, encoding: state.stdout_encoding }, page),
+    stderr: inCodePage({ data: state.stderr, encoding: state.stderr_encoding }, page),
+    stdout_encoding: page,
+    stderr_encoding: page,
+  };
+}
 
 /**
  * One status, answered before the request's deadline or undefined. A failure keeps its code and gains

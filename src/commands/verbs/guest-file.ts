@@ -38,7 +38,7 @@ export async function withGuestFile<T>(
 export async function openFile(
   context: VerbContext,
   path: string,
-  mode: "r" | "w" | "a" | "a+",
+  mode: "r" | "r+" | "w" | "a" | "a+",
 ): Promise<number> {
   const timeoutMs = Math.max(remainingMs(context, "before the file was opened"), OPEN_CALL_MIN_MS);
   const opening = context.agent.call("guest-file-open", { path, mode }, { timeoutMs });

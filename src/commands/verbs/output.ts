@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { type CodePage, decodeCodePage } from "./codepages.js";
 
 /*
  * Guest bytes (program output, file contents) go into JSON replies: as text when they are valid UTF-8,
@@ -74,4 +75,13 @@ export function decodeStream(
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * A stream (as encodeBytes gave it) as text in a Windows code page, for a program whose console writes one
+ * (cmd.exe, ipconfig on a localised Windows): one character per byte, so the bytes stay exact (see
+ * codepages.ts); a client turns the text back into them with the same page.
+ */
+export function inCodePage(stream: Encoded, codePage: CodePage): string {
+  return decodeCodePage(Buffer.from(stream.data, stream.encoding), codePage);
 }

@@ -1,5 +1,6 @@
 import { WorkerError } from "../../errors.js";
 import { argCount, argsObject } from "../../qga/catalogue/scalars.js";
+import { flavourOf } from "../path-flavour.js";
 import { argPath, authorizeFile } from "../paths.js";
 import { remainingMs } from "./deadline.js";
 import { withGuestFile } from "./guest-file.js";
@@ -20,7 +21,12 @@ export const readFile = defineVerb({
     length: argCount().min(1, { error: "length must be at least 1" }).optional(),
   }),
   async run(context, args) {
-    const path = authorizeFile(args.path, context.restriction.files, context.vm);
+    const path = authorizeFile(
+      args.path,
+      context.restriction.files,
+      context.vm,
+      await flavourOf(context.agent),
+    );
     const { fileBytes, fileChunkBytes } = context.limits;
     if (args.length !== undefined && args.length > fileBytes) {
       throw new WorkerError(

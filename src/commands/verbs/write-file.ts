@@ -1,5 +1,6 @@
 import { WorkerError } from "../../errors.js";
 import { argEnum, argString, argsObject } from "../../qga/catalogue/scalars.js";
+import { flavourOf } from "../path-flavour.js";
 import { argPath, authorizeFile } from "../paths.js";
 import { LARGER_FILES } from "../request.js";
 import { base64When } from "./base64-when.js";
@@ -30,7 +31,12 @@ export const writeFile = defineVerb({
   set: "files",
   args: WriteArgs,
   async run(context, args) {
-    const path = authorizeFile(args.path, context.restriction.files, context.vm);
+    const path = authorizeFile(
+      args.path,
+      context.restriction.files,
+      context.vm,
+      await flavourOf(context.agent),
+    );
     const { fileBytes, fileChunkBytes } = context.limits;
     const content = Buffer.from(args.content, args.encoding);
     if (content.length > fileBytes) {

@@ -8,10 +8,11 @@ import {
   argsObject,
   describePath,
 } from "../../qga/catalogue/scalars.js";
-import { flavourOf } from "../path-flavour.js";
+import { flavourOf, type KnownFlavour } from "../path-flavour.js";
 import { argPath, authorizeFile } from "../paths.js";
 import { openFile } from "../verbs/guest-file.js";
 import { defineVerb, type VerbContext } from "../verbs/verb.js";
+import { looksLikeWindowsPath } from "../windows-paths.js";
 import { argSha256 } from "./common.js";
 import { hashFrom, lengthOf, seekSet } from "./guest-io.js";
 import { CHMOD, cannotRun, MV } from "./guest-program.js";
@@ -47,7 +48,7 @@ export const putBegin = defineVerb({
   args: PutBeginArgs,
   async run(context, args) {
     const { files } = context.restriction;
-    const flavour = await flavourOf(context.agent);
+    const flavour = guestFlavour(await flavourOf(context.agent), files, args.path);
     const path = authorizeFile(args.path, files, context.vm, flavour);
     const paths = flavour === "windows" ? win32 : posix;
     const name = paths.basename(path);
@@ -63,6 +64,7 @@ export const putBegin = defineVerb({
     const id = putId(context.vm, path, args.size, args.sha256);
     const temp = args.atomic ? paths.join(paths.dirname(path), `.${name}.${id}.qga-part`) : path;
     authorizeFile(temp, files, context.vm, flavour);
+    if (flavour === "windows") windowsLimits(args.atomic, args.mode, path);
     needsPrograms(context, args.atomic, args.mode, path);
     const plan: PutPlan = {
       id,
@@ -101,6 +103,39 @@ function answer(context: VerbContext, transfer: PutTransfer) {
     received: transfer.received,
     temp: transfer.plan.temp,
   };
+}
+
+/**
+ * The flavour the paths are built with. Without restrictions.files the worker does not ask the guest's
+ * OS; a path with a drive letter is then a Windows guest's (on Linux it would be a relative name).
+ */
+function guestFlavour(
+  restricted: KnownFlavour,
+  files: readonly string[] | undefined,
+  path: string,
+): KnownFlavour {
+  return restricted === "posix" && files === undefined && looksLikeWindowsPath(path) ? "windows" : restricted;
+}
+
+/**
+ * A Windows guest has no /bin/mv or /bin/chmod. A rename would go through cmd.exe /c move, and allowing
+ * cmd.exe for exec lets exec run anything: an atomic put is not offered there, nor a mode.
+ */
+function windowsLimits(atomic: boolean, mode: string | undefined, path: string): void {
+  if (atomic) {
+    throw new WorkerError(
+      "unsupported",
+      `${path} is on a Windows guest, which has no ${MV} to rename a finished file into place; ` +
+        `send "atomic": false to write it in place instead (qga-mqtt cp --in-place)`,
+      { details: { atomic_unavailable: true } },
+    );
+  }
+  if (mode !== undefined) {
+    throw new WorkerError(
+      "unsupported",
+      `mode is a POSIX permission: leave it out for ${path} on a Windows guest`,
+    );
+  }
 }
 
 /** `unsupported` at the start rather than at the end, when the rename or the chmod could not run. */

@@ -12,6 +12,11 @@ export const OPTIONS = {
   mode: { type: "string", value: "MODE" },
   "in-place": { type: "boolean" },
   json: { type: "boolean" },
+  listen: { type: "string", value: "HOST:PORT" },
+  "broker-ws": { type: "string", value: "URL" },
+  "tls-cert": { type: "string", value: "FILE" },
+  "tls-key": { type: "string", value: "FILE" },
+  "insecure-listen": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -73,6 +78,16 @@ export const COMMANDS = {
     operands: [0, 1],
     options: FLEET_OPTIONS,
   },
+  dashboard: {
+    usage:
+      "qga-mqtt dashboard [--listen HOST:PORT] [--broker-ws URL] [--tls-cert FILE --tls-key FILE] [--insecure-listen]",
+    summary: [
+      "serve the fleet console to a browser (default 127.0.0.1:8088);",
+      "the browser logs in to the broker with its own user",
+    ],
+    operands: [0, 0],
+    options: ["config", "url", "listen", "broker-ws", "tls-cert", "tls-key", "insecure-listen"],
+  },
   schema: {
     usage: "qga-mqtt schema",
     summary: ["print the configuration's JSON Schema (for editors)"],
@@ -118,6 +133,6 @@ ${lines.join("\n")}
   qga-mqtt --version | --help
 
 The configuration file is --config, else $QGA_MQTT_CONFIG, else none (defaults + environment).
-call, cp, list and watch use its broker settings (mqtt.*); --url URL overrides mqtt.url.
+call, cp, list, watch and dashboard use its broker settings (mqtt.*); --url URL overrides mqtt.url.
 `;
 }

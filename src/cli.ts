@@ -56,6 +56,8 @@ export async function runCli(io: CliIo): Promise<number> {
       case "list":
       case "watch":
         return await fleetCommand(command, operands, values, file, io);
+      case "dashboard":
+        return await dashboard(values, file, io);
       case "schema":
         io.stdout(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
         return 0;
@@ -67,6 +69,10 @@ export async function runCli(io: CliIo): Promise<number> {
     if (error instanceof ConfigError) {
       io.stderr(`${error.message}\n`);
       return 1;
+    }
+    if (error instanceof UsageError) {
+      io.stderr(usageErrorText(error));
+      return EXIT.usage;
     }
     throw error;
   }
@@ -218,6 +224,21 @@ async function fleetCommand(
     else io.stderr(`cannot reach the MQTT broker: ${(error as Error).message}\n`);
     return EXIT.broker;
   }
+}
+
+/** `qga-mqtt dashboard`: its options checked first (exit 2), then the broker of the configuration. */
+async function dashboard(
+  values: CommandLine["values"],
+  file: string | undefined,
+  io: CliIo,
+): Promise<number> {
+  const { planDashboard, runDashboard } = await import("./dashboard/command.js");
+  const plan = planDashboard(values);
+  const env = values.url ? { ...io.env, QGA_MQTT_MQTT_URL: values.url } : io.env;
+  const { config } = await loadConfig(file, env);
+  const format = chooseLogFormat(config.log.format, io.stderrIsTty === true);
+  const log = createLogger(config.log.level, pino.destination({ fd: 2, sync: true }), format);
+  return runDashboard(plan, config, packageVersion(), { stderr: io.stderr, stopSignal: io.stopSignal }, log);
 }
 
 function parseArgsJson(text: string): Record<string, unknown> {

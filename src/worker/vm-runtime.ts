@@ -130,6 +130,11 @@ export class VmRuntime {
     });
     const restriction = restrictionFor(config.restrictions, this.name, descriptor.groups);
     const requestAgent = new RestrictedAgent(this.agent, restriction, this.name);
+    // Learnt as the agent comes online (auto pathFlavour with restrictions), so that the first restricted
+    // request does not spend a guest round trip of its own timeout on guest-get-osinfo.
+    this.agent.onStateChange((state) => {
+      if (state === "online") void requestAgent.pathFlavour();
+    });
     this.execs = new ExecTracker(requestAgent);
     this.transfers = new Transfers({
       vm: this.name,

@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { root, runtimeNote, workerBuilds, workerNodeFlags } from "./lib.js";
+import { dashboardPage } from "./rows/dashboard.js";
 import { fileCopy } from "./rows/file-copy.js";
 import { fleetQuery } from "./rows/fleet-query.js";
 import { groupCopy } from "./rows/group-copy.js";
@@ -49,6 +50,7 @@ const allRows: Array<[string, (o: RowOptions) => Promise<RowResult>]> = [
   ["libvirt", libvirtPing],
   ["file-copy", fileCopy],
   ["group-copy", groupCopy],
+  ["dashboard", dashboardPage],
 ];
 const only = values.only?.split(",").map((id) => id.trim());
 const unknown = only?.filter((id) => !allRows.some(([name]) => name === id)) ?? [];

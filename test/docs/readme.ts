@@ -2,7 +2,7 @@
 // shows below it. Used by readme-commands.test.ts, which runs them against `npm run demo`.
 
 /** The sections whose `sh` blocks are run, by the start of their `## ` heading. */
-export const RUN_SECTIONS = ["Quick start", "CLI", "The CLI", "Examples", "The fleet"] as const;
+export const RUN_SECTIONS = ["Quick start", "CLI", "The CLI", "Examples", "The fleet", "Dashboard"] as const;
 
 /** One command of a block, with what the README shows it prints. */
 export interface Step {

@@ -61,7 +61,10 @@ export class RestrictedAgent implements RequestAgent, FlavourSource {
   async execute(name: string, args: unknown, options?: CallOptions): Promise<unknown> {
     const { exec, files } = this.restriction;
     if (exec === undefined && files === undefined) return this.agent.execute(name, args, options);
-    const checked = this.authorize(name, args, await this.pathFlavour());
+    // Only a path to judge needs the guest's flavour (a ping or a status poll never waits for it).
+    const judgesPath =
+      (name === "guest-exec" && exec !== undefined) || (name === "guest-file-open" && files !== undefined);
+    const checked = this.authorize(name, args, judgesPath ? await this.pathFlavour() : "posix");
     if (name !== "guest-file-open" || files === undefined) {
       const result = await this.agent.execute(name, checked, options);
       this.observe(name, checked, result);

@@ -1,20 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
 import type { IncomingMessage, PublishOptions } from "../mqtt/bus.js";
+import { CallReply } from "./call-reply.js";
 import type { CallerConnection } from "./connect.js";
 import { type CallTarget, commandTopic } from "./target.js";
 
-/** A reply as the workers publish it (commands/runner.ts); parsed loosely: the client only reads these. */
-export const CallReply = z.looseObject({
-  id: z.string().optional(),
-  vm: z.string(),
-  command: z.string(),
-  ok: z.boolean(),
-  result: z.unknown().optional(),
-  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
-  ms: z.number().optional(),
-});
-export type CallReply = z.infer<typeof CallReply>;
+export { CallReply };
 
 /** One request ready to publish, and how its replies are told apart from everything else. */
 export interface OutgoingRequest {

@@ -14,17 +14,7 @@ export { BridgeInfoPayload };
 export const Snapshot = z.looseObject(StatusSnapshot.shape);
 export type Snapshot = z.infer<typeof Snapshot>;
 
-/** A reply as the workers publish it (copied from src/caller/request.ts, which imports node:crypto). */
-export const CallReply = z.looseObject({
-  id: z.string().optional(),
-  vm: z.string(),
-  command: z.string(),
-  ok: z.boolean(),
-  result: z.unknown().optional(),
-  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
-  ms: z.number().optional(),
-});
-export type CallReply = z.infer<typeof CallReply>;
+export { CallReply } from "../../src/caller/call-reply.js";
 
 /** An event of `<base>/<vm>/event` (src/worker/vm-runtime.ts adds `vm` and `time` to every one). */
 export const VmEvent = z.looseObject({

@@ -7,13 +7,15 @@
 # The Node the image runs is the Node CI tests on (.ci/run runs the suite on node@24 too).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Stage 1: compile TypeScript with the dev dependencies (tsc needs no install script).
+# Stage 1: compile TypeScript and bundle the console's page (ui/ → dist/ui, with Vite) with the dev
+# dependencies (neither needs an install script).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY ui ./ui
 RUN npm run build
 
 # Stage 2: production dependencies only (no tsx, TypeScript, biome). Install scripts run for one package:
@@ -55,6 +57,8 @@ RUN mkdir -p /var/lib/qga-mqtt && chown qga:qga /var/lib/qga-mqtt && chmod 0700 
 VOLUME ["/var/lib/qga-mqtt"]
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+# The console's page, served by `qga-mqtt dashboard` (docker run … dashboard --listen …).
+COPY --from=build /app/dist/ui ./dist/ui
 # package.json: the worker reads its version there; config/: the example configurations.
 COPY package.json ./
 COPY config ./config

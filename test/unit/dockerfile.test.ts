@@ -85,7 +85,7 @@ test("build compiles with the dev dependencies; the runtime gets production ones
   assert.ok(build.includes("npm run build"));
   assert.ok(all(stage("deps"), "RUN").some((i) => /^npm ci .*--omit=dev/.test(i.args)));
   const fromStages = all(runtime, "COPY").map((i) => /--from=(\S+)/.exec(i.args)?.[1]);
-  assert.deepEqual(fromStages.filter(Boolean).sort(), ["build", "deps"]);
+  assert.deepEqual([...new Set(fromStages.filter(Boolean))].sort(), ["build", "deps"]);
 });
 
 test("the runtime runs as a named non-root user, the worker as entrypoint", () => {
@@ -125,7 +125,17 @@ test("every COPY source is in the build context or made by the stage it comes fr
   // What the stages make: npm ci makes node_modules; tsc makes <outDir>/src from src (rootDir ".").
   assert.equal(tsconfig.compilerOptions.outDir, "dist");
   assert.equal(tsconfig.compilerOptions.rootDir, ".");
-  const made: Record<string, string[]> = { build: ["/app/dist/src"], deps: ["/app/node_modules"] };
+  // npm run build also bundles ui/ with Vite into dist/ui (ui/vite.config.ts's outDir), from ui/ and src/.
+  const vite = readFileSync(path.join(root, "ui/vite.config.ts"), "utf8");
+  assert.match(vite, /new URL\("\.\.\/dist\/ui", import\.meta\.url\)/);
+  assert.ok(
+    all(stage("build"), "COPY").some((i) => i.args === "ui ./ui"),
+    "the build stage lacks ui/",
+  );
+  const made: Record<string, string[]> = {
+    build: ["/app/dist/src", "/app/dist/ui"],
+    deps: ["/app/node_modules"],
+  };
   for (const s of stages) {
     for (const copy of all(s, "COPY")) {
       const parts = copy.args.split(/\s+/);

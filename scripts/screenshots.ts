@@ -7,7 +7,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Page } from "playwright-core";
-import { DashboardEnv, FAKE_VM, launchChromium, root } from "../test/browser/dashboard-env.js";
+import { DashboardEnv, EXEC_PROGRAM, FAKE_VM, launchChromium, root } from "../test/browser/dashboard-env.js";
 
 const out = path.join(root, "docs/screenshots");
 await mkdir(out, { recursive: true });
@@ -50,7 +50,7 @@ try {
     runMs: 20,
   });
   await page.goto(`${env.dashboard.url}#/vm/${FAKE_VM}`);
-  await page.getByRole("textbox", { name: "Program" }).fill("/usr/bin/uptime");
+  await page.getByRole("textbox", { name: "Program" }).fill(EXEC_PROGRAM);
   await page.getByRole("textbox", { name: "Arguments" }).fill("");
   await page.getByRole("button", { name: "Run" }).click();
   await page

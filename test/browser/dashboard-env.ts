@@ -28,6 +28,9 @@ export const REAL_VMS = [
 /** The real agent blocks guest-exec on this machine: exec and files go to a fake guest beside them. */
 export const FAKE_VM = "lab1";
 
+/** The one program lab1's restrictions.exec allows (what the exec console's test runs). */
+export const EXEC_PROGRAM = "/usr/bin/uptime";
+
 export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -97,6 +100,9 @@ export class DashboardEnv {
             [FAKE_VM]: ["read", "exec", "files"],
           },
         },
+        // lab1 may run the exec console's program only: no /bin/mv, so an atomic put is refused there
+        // and the files panel must ask before it writes in place.
+        restrictions: { vms: { [FAKE_VM]: { exec: [EXEC_PROGRAM] } } },
         status: { intervalSeconds: 2, heartbeatSeconds: 30 },
       },
       { QGA_MQTT_MQTT_PASSWORD: USERS["qga-worker"] },

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
 import { skipWithout } from "../helpers/tools.js";
 import { waitUntil } from "../helpers/wait.js";
-import { DashboardEnv, FAKE_VM, launchChromium, REAL_VMS } from "./dashboard-env.js";
+import { DashboardEnv, EXEC_PROGRAM, FAKE_VM, launchChromium, REAL_VMS } from "./dashboard-env.js";
 
 /**
  * The dashboard in Debian's Chromium, headless, driven by Playwright through role selectors: the demo's
@@ -154,7 +155,7 @@ test("a power verb asks first; keyboard: Tab to a button, Enter, Escape closes t
 test("the exec console shows output, stderr, exit code and time", { skip }, async () => {
   await withPage("operator", async (page) => {
     await page.goto(`${env.dashboard.url}#/vm/${FAKE_VM}`);
-    await page.getByRole("textbox", { name: "Program" }).fill("/usr/bin/report");
+    await page.getByRole("textbox", { name: "Program" }).fill(EXEC_PROGRAM);
     await page.getByRole("textbox", { name: "Arguments" }).fill("--all\n-v");
     await page.getByRole("textbox", { name: "Stdin" }).fill("from stdin");
     await page.getByRole("button", { name: "Run" }).click();
@@ -162,7 +163,7 @@ test("the exec console shows output, stderr, exit code and time", { skip }, asyn
     await result.getByText(/exit code 3/).waitFor();
     assert.equal(
       await result.getByRole("region", { name: "stdout" }).locator("pre").textContent(),
-      "ran /usr/bin/report --all -v\nfrom stdin",
+      `ran ${EXEC_PROGRAM} --all -v\nfrom stdin`,
     );
     assert.equal(
       await result.getByRole("region", { name: "stderr" }).locator("pre").textContent(),
@@ -173,27 +174,62 @@ test("the exec console shows output, stderr, exit code and time", { skip }, asyn
   });
 });
 
-test("a small file downloads with read-file and uploads with write-file", { skip }, async () => {
+test("files move in parts: a refused rename asks to write in place; 6 MiB goes up and comes back", {
+  skip,
+}, async () => {
   await withPage("operator", async (page) => {
     await page.goto(`${env.dashboard.url}#/vm/${FAKE_VM}`);
-    await page.getByRole("textbox", { name: "File path" }).fill("/etc/motd");
-    const download = page.waitForEvent("download");
-    await page.getByRole("button", { name: "Download" }).click();
-    const file = await download;
-    assert.equal(file.suggestedFilename(), "motd");
-    assert.equal(await readFile((await file.path())!, "utf8"), "hello from lab1\n");
+    const result = page.getByRole("status", { name: "File result" });
+    const downloadOf = async (guestPath: string): Promise<{ name: string; data: Buffer }> => {
+      await page.getByRole("textbox", { name: "File path" }).fill(guestPath);
+      const download = page.waitForEvent("download");
+      await page.getByRole("button", { name: "Download" }).click();
+      const file = await download;
+      return { name: file.suggestedFilename(), data: await readFile((await file.path())!) };
+    };
+    const small = await downloadOf("/etc/motd");
+    assert.deepEqual(small, { name: "motd", data: Buffer.from("hello from lab1\n") });
+    await result.getByText(/^download: ok/).waitFor();
+
+    // Over the 4 MiB read-file/write-file took: six 1 MiB parts each way.
+    const content = randomBytes(6 * 1024 * 1024);
     await page.getByLabel("File to upload").setInputFiles({
-      name: "note.bin",
+      name: "big.bin",
       mimeType: "application/octet-stream",
-      buffer: Buffer.from([0, 1, 2, 255]),
+      buffer: content,
     });
-    await page.getByRole("textbox", { name: "Destination path" }).fill("/srv/note.bin");
-    await page.getByRole("button", { name: "Upload", exact: true }).click();
-    await page
-      .getByRole("status", { name: "File result" })
-      .getByText(/^write-file: ok/)
-      .waitFor();
-    assert.deepEqual([...(env.guest.files.get("/srv/note.bin") ?? [])], [0, 1, 2, 255]);
+    await page.getByRole("textbox", { name: "Destination path" }).fill("/srv/big.bin");
+    const upload = page.getByRole("button", { name: "Upload", exact: true });
+    const inPlace = page.getByRole("checkbox", { name: "Write in place (no temporary file)" });
+    assert.equal(await inPlace.count(), 0, "no in-place choice before a refusal");
+    await upload.click();
+    await result.getByText(/^upload failed: put-begin: unsupported: .*\/bin\/mv/).waitFor();
+    assert.equal(env.guest.files.has("/srv/big.bin"), false, "nothing written without the person's say");
+    await inPlace.check();
+    await upload.click();
+    await result.getByText(/^upload: ok, 6\.0 MiB \(6291456 bytes\) to \/srv\/big\.bin/).waitFor();
+    await page.getByText("upload: 6291456 of 6291456 bytes").waitFor();
+    await page.getByRole("progressbar", { name: "Transfer progress" }).waitFor();
+    assert.ok(content.equals(env.guest.files.get("/srv/big.bin") ?? Buffer.alloc(0)), "the guest's bytes");
+
+    const back = await downloadOf("/srv/big.bin");
+    assert.equal(back.name, "big.bin");
+    assert.ok(content.equals(back.data), "the bytes the browser saved");
+    await result.getByText(/^download: ok, 6\.0 MiB/).waitFor();
+    await page.getByText("download: 6291456 of 6291456 bytes").waitFor();
+    // The observer hears the page's replies too, not necessarily before the page did.
+    const commands = () =>
+      env.observer.messages
+        .filter((m) => m.topic.endsWith("/replies") && m.payload.includes(`"vm":"${FAKE_VM}"`))
+        .map((m) => String(env.observer.json(m).command));
+    await waitUntil(
+      "both get-end replies",
+      5_000,
+      async () => commands().filter((c) => c === "get-end").length >= 2,
+    );
+    assert.equal(commands().filter((c) => c === "put-part").length, 6);
+    assert.ok(commands().filter((c) => c === "get-part").length >= 6);
+    assert.ok(!commands().some((c) => c === "read-file" || c === "write-file"), "the transfer verbs only");
   });
 });
 

@@ -58,7 +58,14 @@ export class FakeGuest {
         this.write(this.handle(args), Buffer.from(String(args["buf-b64"]), "base64")),
       "guest-file-seek": (args) => {
         const file = this.handle(args);
-        file.position = Number(args.offset);
+        // whence as qemu-ga takes it: set, cur or end (or their numbers 0, 1, 2).
+        const from =
+          args.whence === "end" || args.whence === 2
+            ? (this.files.get(file.path)?.length ?? 0)
+            : args.whence === "cur" || args.whence === 1
+              ? file.position
+              : 0;
+        file.position = from + Number(args.offset);
         return { position: file.position, eof: false };
       },
       "guest-file-flush": (args) => {

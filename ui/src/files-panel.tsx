@@ -1,12 +1,16 @@
 import { useState } from "preact/hooks";
-import { callVm, type Outcome } from "./call.js";
 import type { Session } from "./connection.js";
-import { OutcomeView } from "./outcome-view.js";
+import { bytes } from "./format.js";
+import { getFile, MAX_BROWSER_BYTES, putFile, TransferError } from "./transfer.js";
 
-/** Small files only: one read-file or write-file request each (bigger ones: `qga-mqtt cp`). */
-const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
+type Progress = { readonly label: string; readonly bytes: number; readonly size: number };
+type Result = { readonly ok: boolean; readonly text: string };
 
-/** Download and upload of small files with read-file and write-file, each when the policy allows it. */
+/**
+ * Download and upload through the transfer verbs (any size up to MAX_BROWSER_BYTES, in parts, each
+ * checked), each when the policy allows it. An upload the VM cannot rename into place is not silently
+ * written in place: the person is asked to tick "Write in place" first.
+ */
 export function FilesPanel({
   session,
   vm,
@@ -21,87 +25,118 @@ export function FilesPanel({
   const [path, setPath] = useState("");
   const [target, setTarget] = useState("");
   const [file, setFile] = useState<File | undefined>();
-  const [last, setLast] = useState<{ command: string; outcome: Outcome | "pending" } | undefined>();
-  const download = async (event: Event) => {
-    event.preventDefault();
-    setLast({ command: "read-file", outcome: "pending" });
-    const outcome = await callVm(session.requests, vm, "read-file", { path });
-    setLast({ command: "read-file", outcome });
-    if (outcome.kind === "reply" && outcome.reply.ok) save(path, outcome.reply.result);
+  const [busy, setBusy] = useState(false);
+  const [progress, setProgress] = useState<Progress | undefined>();
+  const [result, setResult] = useState<Result | undefined>();
+  const [atomicRefused, setAtomicRefused] = useState(false);
+  const [inPlace, setInPlace] = useState(false);
+  const run = async (label: string, body: () => Promise<string>) => {
+    setBusy(true);
+    setResult(undefined);
+    setProgress({ label, bytes: 0, size: 0 });
+    try {
+      setResult({ ok: true, text: `${label}: ok, ${await body()}` });
+    } catch (error) {
+      if (error instanceof TransferError && error.details.atomic_unavailable === true) setAtomicRefused(true);
+      setResult({
+        ok: false,
+        text: `${label} failed: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    } finally {
+      setBusy(false);
+    }
   };
-  const upload = async (event: Event) => {
+  const onProgress = (label: string) => (done: number, size: number) =>
+    setProgress({ label, bytes: done, size });
+  const download = (event: Event) => {
+    event.preventDefault();
+    void run("download", async () => {
+      const blob = await getFile(session, vm, path, onProgress("download"));
+      save(path, blob);
+      return `${bytes(blob.size)} (${blob.size} bytes) of ${path}`;
+    });
+  };
+  const upload = (event: Event) => {
     event.preventDefault();
     if (!file) return;
-    if (file.size > MAX_UPLOAD_BYTES) {
-      setLast({
-        command: "write-file",
-        outcome: { kind: "failed", message: `${file.name} is over 4 MiB: copy it with qga-mqtt cp` },
-      });
-      return;
-    }
-    setLast({ command: "write-file", outcome: "pending" });
-    const content = toBase64(new Uint8Array(await file.arrayBuffer()));
-    const outcome = await callVm(session.requests, vm, "write-file", {
-      path: target,
-      content,
-      encoding: "base64",
+    void run("upload", async () => {
+      const end = await putFile(session, vm, target, file, onProgress("upload"), { inPlace });
+      return `${bytes(end.bytes)} (${end.bytes} bytes) to ${end.path}, sha256 ${end.sha256}`;
     });
-    setLast({ command: "write-file", outcome });
   };
   return (
     <section aria-labelledby="files-title" class="panel">
       <h2 id="files-title">Files</h2>
+      <p class="muted">
+        In parts, each checked; up to {bytes(MAX_BROWSER_BYTES)} (the page holds a file in memory), larger
+        with qga-mqtt cp.
+      </p>
       {read ? (
         <form onSubmit={download} class="row-form">
           <label>
             File path
             <input value={path} required onInput={(e) => setPath(e.currentTarget.value)} />
           </label>
-          <button type="submit">Download</button>
+          <button type="submit" disabled={busy}>
+            Download
+          </button>
         </form>
       ) : null}
       {write ? (
         <form onSubmit={upload} class="row-form">
           <label>
             File to upload
-            <input type="file" onChange={(e) => setFile(e.currentTarget.files?.[0])} />
+            <input type="file" required onChange={(e) => setFile(e.currentTarget.files?.[0])} />
           </label>
           <label>
             Destination path
             <input value={target} required onInput={(e) => setTarget(e.currentTarget.value)} />
           </label>
-          <button type="submit">Upload</button>
+          {atomicRefused ? (
+            <label class="check">
+              <input
+                type="checkbox"
+                checked={inPlace}
+                onChange={(e) => setInPlace(e.currentTarget.checked)}
+              />
+              Write in place (no temporary file)
+            </label>
+          ) : null}
+          <button type="submit" disabled={busy}>
+            Upload
+          </button>
         </form>
       ) : null}
+      {write && atomicRefused ? (
+        <p class="warn">
+          This VM cannot rename a finished upload into place (its restrictions.exec or agent do not let
+          /bin/mv run). Tick “Write in place” to write the destination directly: until the upload ends, the
+          file there is incomplete.
+        </p>
+      ) : null}
+      {progress ? (
+        <p>
+          <progress
+            aria-label="Transfer progress"
+            max={Math.max(progress.size, 1)}
+            value={progress.size === 0 && !busy ? 1 : progress.bytes}
+          />{" "}
+          {progress.label}: {progress.bytes} of {progress.size} bytes
+        </p>
+      ) : null}
       <div role="status" aria-label="File result">
-        {last ? <OutcomeView command={last.command} outcome={last.outcome} /> : null}
+        {busy ? <p>{progress?.label ?? "transfer"}: under way…</p> : null}
+        {result ? <p class={result.ok ? "ok" : "error"}>{result.text}</p> : null}
       </div>
     </section>
   );
 }
 
-function save(path: string, result: unknown): void {
-  const { content, encoding } = (result ?? {}) as { content?: unknown; encoding?: unknown };
-  if (typeof content !== "string") return;
-  const data = encoding === "base64" ? fromBase64(content) : new TextEncoder().encode(content);
-  // octet-stream: the browser keeps the guest's file name as it is (no extension added from sniffing).
-  const url = URL.createObjectURL(new Blob([data as BlobPart], { type: "application/octet-stream" }));
+function save(path: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
   link.href = url;
   link.download = path.split("/").pop() || "download";
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-function toBase64(data: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < data.length; i += 0x8000) text += String.fromCharCode(...data.subarray(i, i + 0x8000));
-  return btoa(text);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const data = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) data[i] = binary.charCodeAt(i);
-  return data;
 }

@@ -39,12 +39,12 @@ export function VmPage({ session, name }: { session: Session; name: string }) {
       <VmStatus status={vm.status} />
       <Charts vm={vm} />
       {commands.has("exec") ? <ExecConsole session={session} vm={vm.name} /> : null}
-      {commands.has("read-file") || commands.has("write-file") ? (
+      {commands.has("get-begin") || commands.has("put-begin") ? (
         <FilesPanel
           session={session}
           vm={vm.name}
-          read={commands.has("read-file")}
-          write={commands.has("write-file")}
+          read={commands.has("get-begin")}
+          write={commands.has("put-begin")}
         />
       ) : null}
       <VmEvents session={session} vm={vm.name} />

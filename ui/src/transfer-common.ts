@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { callVm } from "./call.js";
+import type { Requester } from "./requests.js";
+
+/**
+ * The page hashes with crypto.subtle, which takes whole buffers only, so a file is held whole in the
+ * browser's memory (twice, briefly, while it is assembled or hashed). That is fine for what a person copies
+ * from a browser; beyond this the page refuses and points to `qga-mqtt cp`, which streams.
+ */
+export const MAX_BROWSER_BYTES = 1024 ** 3;
+
+/** Parts asked for at once, in both directions (as `qga-mqtt cp` does). */
+export const IN_FLIGHT = 4;
+
+/** How far a transfer got: `bytes` of `size`. */
+export type OnProgress = (bytes: number, size: number) => void;
+
+/**
+ * Why a transfer failed: the reply's error code (or `no_reply`, `refused`, `failed`, `too_large`,
+ * `mismatch`) and a message a person can act on. `details` holds what the worker put beside code and
+ * message (`received`, `offset`, `atomic_unavailable`).
+ */
+export class TransferError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.name = "TransferError";
+  }
+}
+
+const ReplyError = z.looseObject({ code: z.string(), message: z.string() });
+
+/** One transfer verb's request; its result parsed with `schema`, or a TransferError. */
+export async function ask<T extends z.ZodType>(
+  requests: Requester,
+  vm: string,
+  command: string,
+  args: Record<string, unknown>,
+  schema: T,
+): Promise<z.infer<T>> {
+  const outcome = await callVm(requests, vm, command, args);
+  if (outcome.kind !== "reply") throw new TransferError(outcome.kind, `${command}: ${outcome.message}`);
+  const { reply } = outcome;
+  if (!reply.ok) {
+    const error = ReplyError.safeParse(reply.error);
+    if (!error.success) throw new TransferError("error", `${command} failed without saying why`);
+    const { code, message, ...details } = error.data;
+    throw new TransferError(code, `${command}: ${code}: ${message}`, details);
+  }
+  const parsed = schema.safeParse(reply.result);
+  if (!parsed.success)
+    throw new TransferError("bad_reply", `${command}: the worker's result is not what the page expects`);
+  return parsed.data;
+}
+
+/** A refusal before the first request: the file is over what the page holds in memory. */
+export function tooLarge(what: string, size: number): TransferError {
+  return new TransferError(
+    "too_large",
+    `${what} is ${size} bytes, over the page's ${MAX_BROWSER_BYTES} (it holds a file in memory): copy it with qga-mqtt cp`,
+  );
+}
+
+/** Lower-case hex sha256 of `data`. */
+export async function sha256Hex(data: BufferSource): Promise<string> {
+  // crypto.subtle exists in secure contexts only: https pages and http://localhost.
+  if (!globalThis.crypto?.subtle)
+    throw new TransferError(
+      "failed",
+      "the browser hashes (crypto.subtle) only on https:// or localhost pages: serve the dashboard with TLS, or use qga-mqtt cp",
+    );
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+export function toBase64(data: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < data.length; i += 0x8000) text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+/** Bytes of base64 `text`; undefined when it is not base64. */
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
+  }
+  const data = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) data[i] = binary.charCodeAt(i);
+  return data;
+}

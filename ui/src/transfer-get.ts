@@ -1,0 +1,167 @@
+import { z } from "zod";
+import type { Session } from "./connection.js";
+import type { Requester } from "./requests.js";
+import {
+  ask,
+  fromBase64,
+  IN_FLIGHT,
+  MAX_BROWSER_BYTES,
+  type OnProgress,
+  sha256Hex,
+  TransferError,
+  tooLarge,
+} from "./transfer-common.js";
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const Count = z.number().int().nonnegative();
+const GetBegin = z.looseObject({
+  transfer: z.string().regex(/^[0-9a-f]{16}$/),
+  size: Count,
+  part_bytes: z.number().int().positive(),
+  offset: Count.optional(),
+});
+const GetPart = z.looseObject({ offset: Count, data: z.string(), sha256: Sha256, eof: z.boolean() });
+const GetEnd = z.looseObject({ bytes: Count, sha256: Sha256 });
+
+/** Damaged parts in a row (their sha256 does not match their data) before the get gives up. */
+const MAX_DAMAGED = 3;
+
+/**
+ * Copies `path` from `vm` with get-begin, get-part (IN_FLIGHT asked ahead) and get-end, as `qga-mqtt cp`
+ * does (src/caller/cp-get.ts), into one buffer of the size get-begin gave. A part whose sha256 does not
+ * match its data aborts the transfer and begins again at the bytes kept (the parts asked after it have
+ * moved the worker on). The whole is hashed at the end and compared with get-end's sha256. Any failure
+ * aborts the transfer (the worker frees its handle now, not after its idle time).
+ */
+export async function getFile(
+  session: Session,
+  vm: string,
+  path: string,
+  onProgress: OnProgress,
+): Promise<Blob> {
+  const requests = session.requests;
+  let begin = await ask(requests, vm, "get-begin", { path }, GetBegin);
+  let transfer: string | undefined = begin.transfer;
+  try {
+    if (begin.size > MAX_BROWSER_BYTES) throw tooLarge(path, begin.size);
+    // Whole in memory: see MAX_BROWSER_BYTES. No more than `size` bytes are served.
+    const content = new Uint8Array(begin.size);
+    const limit = begin.part_bytes;
+    let bytes = 0;
+    let damaged = 0;
+    onProgress(0, begin.size);
+    let stream = partStream(requests, vm, transfer, 0, begin.size, limit);
+    for (;;) {
+      const part = await stream.next();
+      if (part === "damaged") {
+        damaged += 1;
+        if (damaged >= MAX_DAMAGED)
+          throw new TransferError("mismatch", `the part at byte ${bytes} arrived damaged ${damaged} times`);
+        await stream.drain();
+        await ask(requests, vm, "transfer-abort", { transfer }, z.unknown()).catch(() => {});
+        transfer = undefined;
+        begin = await ask(requests, vm, "get-begin", { path, offset: bytes }, GetBegin);
+        transfer = begin.transfer;
+        if ((begin.offset ?? 0) !== bytes || begin.size > content.length)
+          throw new TransferError(
+            "mismatch",
+            `get-begin starts at byte ${begin.offset ?? 0} of ${begin.size}, not at the ${bytes} of ${content.length} asked for`,
+          );
+        stream = partStream(requests, vm, transfer, bytes, begin.size, limit);
+        continue;
+      }
+      damaged = 0;
+      if (bytes + part.data.length > content.length)
+        throw new TransferError("bad_reply", `get-part served past the file's ${content.length} bytes`);
+      content.set(part.data, bytes);
+      bytes += part.data.length;
+      onProgress(bytes, content.length);
+      if (part.eof) break;
+      if (part.data.length < limit)
+        throw new TransferError(
+          "bad_reply",
+          `get-part sent ${part.data.length} bytes at ${bytes - part.data.length}, short of a part, and no eof`,
+        );
+    }
+    // Anything asked for past a file that ended early is refused; get-end comes after it.
+    await stream.drain();
+    const end = await ask(requests, vm, "get-end", { transfer }, GetEnd);
+    transfer = undefined;
+    const received = content.subarray(0, bytes);
+    const sha256 = await sha256Hex(received);
+    if (end.sha256 !== sha256 || end.bytes !== bytes)
+      throw new TransferError(
+        "mismatch",
+        `the file received does not match: the worker served ${end.bytes} bytes with sha256 ${end.sha256}, ` +
+          `${bytes} bytes with sha256 ${sha256} arrived`,
+      );
+    // octet-stream: the browser keeps the guest's file name as it is (no extension added from sniffing).
+    return new Blob([received], { type: "application/octet-stream" });
+  } catch (error) {
+    if (transfer !== undefined)
+      await ask(requests, vm, "transfer-abort", { transfer }, z.unknown()).catch(() => {});
+    throw error;
+  }
+}
+
+interface Part {
+  readonly data: Uint8Array;
+  readonly eof: boolean;
+}
+
+/**
+ * The parts of one transfer from `from`, in order, with up to IN_FLIGHT asked for ahead (never past
+ * `size`, so a file that ends there is asked for nothing more). A part whose bytes do not match its sha256
+ * is "damaged"; every other fault throws.
+ */
+function partStream(
+  requests: Requester,
+  vm: string,
+  transfer: string,
+  from: number,
+  size: number,
+  limit: number,
+) {
+  const ahead: Array<Promise<Part | "damaged">> = [];
+  let asked = from;
+  const askPart = () => {
+    const offset = asked;
+    const part = ask(requests, vm, "get-part", { transfer, offset }, GetPart).then(
+      async (parsed): Promise<Part | "damaged"> => {
+        if (parsed.offset !== offset)
+          throw new TransferError(
+            "bad_reply",
+            `get-part answered offset ${parsed.offset} when ${offset} was asked`,
+          );
+        const data = fromBase64(parsed.data);
+        if (!data) throw new TransferError("bad_reply", `get-part at ${offset} sent data that is not base64`);
+        if (data.length > limit)
+          throw new TransferError("bad_reply", `get-part sent ${data.length} bytes, more than its ${limit}`);
+        if ((await sha256Hex(data)) !== parsed.sha256) return "damaged";
+        if (data.length === 0 && !parsed.eof)
+          throw new TransferError("bad_reply", `get-part sent no bytes at ${offset} and no eof`);
+        return { data, eof: parsed.eof };
+      },
+    );
+    // Settled by next() or drain(); until then a failure must not count as unhandled.
+    part.catch(() => {});
+    ahead.push(part);
+    asked += limit;
+  };
+  return {
+    async next(): Promise<Part | "damaged"> {
+      while (ahead.length < IN_FLIGHT && (asked < size || ahead.length === 0)) {
+        if (asked > size + limit)
+          throw new TransferError("bad_reply", `the worker served past the file's ${size} bytes`);
+        askPart();
+      }
+      const part = ahead.shift();
+      if (!part) throw new TransferError("failed", "no part was asked for");
+      return part;
+    },
+    /** Waits for the parts asked for ahead, whatever they bring. */
+    async drain(): Promise<void> {
+      await Promise.allSettled(ahead.splice(0));
+    },
+  };
+}

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ReplyError, type RequestChannel } from "./cp-channel.js";
 import type { CpProgress } from "./cp-progress.js";
 import { failed, round, type VmCopy } from "./cp-result.js";
+import { byteCount, sendParts } from "./put-parts.js";
 
 const Hex16 = z.string().regex(/^[0-9a-f]{16}$/);
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -38,9 +39,6 @@ export interface PutOptions {
   readonly inFlight: number;
   readonly progress: CpProgress;
 }
-
-/** Resyncs in a row that do not move the transfer forward before the put gives up. */
-const MAX_STALLS = 5;
 
 /** sha256 of a local file, streamed (never whole in memory); `onBytes` hears how far it got. */
 export async function hashFile(file: string, onBytes: (bytes: number) => void): Promise<string> {
@@ -101,14 +99,19 @@ export async function putToVm(vm: string, options: PutOptions): Promise<VmCopy> 
       const { reply } = await publish;
       return PutPart.parse(await reply).received;
     };
-    await sendParts(
-      file.size,
-      begin.received,
-      Math.min(begin.part_bytes, 16 * 1024 * 1024),
-      options,
+    await sendParts({
+      size: file.size,
+      from: begin.received,
+      partBytes: Math.min(begin.part_bytes, 16 * 1024 * 1024),
+      inFlight: options.inFlight,
       sendPart,
-      (acked) => progress.update(vm, acked, file.size),
-    );
+      onAcked: (acked) => progress.update(vm, acked, file.size),
+      resyncPoint: (error) =>
+        error instanceof ReplyError && error.code === "invalid_arguments"
+          ? byteCount(error.details.received)
+          : undefined,
+      stalled: (acked) => new Error(`the worker acknowledges no more than ${acked} bytes`),
+    });
     const end = PutEnd.parse(await channel.request(vm, "put-end", { transfer: begin.transfer }));
     if (end.sha256 !== file.sha256 || end.bytes !== file.size)
       throw new Error(
@@ -133,71 +136,4 @@ export async function putToVm(vm: string, options: PutOptions): Promise<VmCopy> 
   } finally {
     progress.finish(vm);
   }
-}
-
-/** The parts of [from, size), `inFlight` at once, until the worker has acknowledged all of them. */
-async function sendParts(
-  size: number,
-  from: number,
-  partBytes: number,
-  options: Pick<PutOptions, "inFlight">,
-  sendPart: (offset: number, length: number) => Promise<number>,
-  onAcked: (acked: number) => void,
-): Promise<void> {
-  let next = from;
-  let acked = from;
-  let generation = 0;
-  let stalls = 0;
-  let lastResync = -1;
-  let failure: { error: unknown } | undefined;
-  const inFlight = new Set<Promise<void>>();
-  const resync = (received: number): void => {
-    generation += 1;
-    stalls = received > lastResync ? 0 : stalls + 1;
-    lastResync = received;
-    next = received;
-    acked = Math.max(acked, received);
-  };
-  while (acked < size) {
-    while (failure === undefined && inFlight.size < options.inFlight && next < size) {
-      const offset = next;
-      const length = Math.min(partBytes, size - offset);
-      const sentIn = generation;
-      next += length;
-      const part: Promise<void> = sendPart(offset, length)
-        .then(
-          (received) => {
-            acked = Math.max(acked, received);
-            // The worker is ahead (parts of an interrupted run still queued there were written): skip on.
-            next = Math.max(next, acked);
-            onAcked(acked);
-          },
-          (error: unknown) => {
-            const received = error instanceof ReplyError ? error.details.received : undefined;
-            const resyncable = error instanceof ReplyError && error.code === "invalid_arguments";
-            if (resyncable && typeof received === "number") {
-              // Refusals of parts sent before the last resync only repeat what it said.
-              if (sentIn === generation) {
-                resync(received);
-                if (stalls >= MAX_STALLS) failure ??= { error };
-              }
-            } else failure ??= { error };
-          },
-        )
-        .finally(() => inFlight.delete(part));
-      inFlight.add(part);
-    }
-    if (failure !== undefined) {
-      await Promise.allSettled(inFlight);
-      throw failure.error;
-    }
-    if (inFlight.size > 0) await Promise.race(inFlight);
-    else if (acked < size) {
-      // Everything sent was answered, yet the worker has less: go on from what it has.
-      resync(acked);
-      if (stalls >= MAX_STALLS) throw new Error(`the worker acknowledges no more than ${acked} bytes`);
-    }
-  }
-  // Late answers of parts a resync made redundant: nothing to wait for but their settling.
-  await Promise.allSettled(inFlight);
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { byteCount, sendParts } from "../../src/caller/put-parts.js";
 import type { Session } from "./connection.js";
 import {
   ask,
@@ -26,9 +27,6 @@ export interface PutOptions {
   /** `atomic: false`: the guest's file is written as the parts come, no temporary file and rename. */
   readonly inPlace?: boolean;
 }
-
-/** Resyncs in a row that do not move the transfer forward before the put gives up. */
-const MAX_STALLS = 5;
 
 /**
  * Copies `file` to `path` in `vm` with put-begin, put-part (IN_FLIGHT at once) and put-end, as `qga-mqtt
@@ -77,7 +75,19 @@ export async function putFile(
     const { reply } = await publish;
     return (await reply).received;
   };
-  await sendParts(size, begin.received, begin.part_bytes, sendPart, (acked) => onProgress(acked, size));
+  await sendParts({
+    size,
+    from: begin.received,
+    partBytes: begin.part_bytes,
+    inFlight: IN_FLIGHT,
+    sendPart,
+    onAcked: (acked) => onProgress(acked, size),
+    resyncPoint: (error) =>
+      error instanceof TransferError && error.code === "invalid_arguments"
+        ? byteCount(error.details.received)
+        : undefined,
+    stalled: (acked) => new TransferError("failed", `the worker acknowledges no more than ${acked} bytes`),
+  });
   const end = await ask(requests, vm, "put-end", { transfer: begin.transfer }, PutEnd);
   if (end.sha256 !== sha256 || end.bytes !== size)
     throw new TransferError(
@@ -85,74 +95,4 @@ export async function putFile(
       `put-end reports ${end.bytes} bytes with sha256 ${end.sha256}, not the file's ${size} bytes with ${sha256}`,
     );
   return end;
-}
-
-/**
- * The parts of [from, size), IN_FLIGHT at once, until the worker has acknowledged all of them. A part
- * refused `invalid_arguments` with `received` resyncs from there; refusals of parts sent before the last
- * resync only repeat it.
- */
-async function sendParts(
-  size: number,
-  from: number,
-  partBytes: number,
-  sendPart: (offset: number, length: number) => Promise<number>,
-  onAcked: (acked: number) => void,
-): Promise<void> {
-  let next = from;
-  let acked = from;
-  let generation = 0;
-  let stalls = 0;
-  let lastResync = -1;
-  let failure: { error: unknown } | undefined;
-  const inFlight = new Set<Promise<void>>();
-  const resync = (received: number): void => {
-    generation += 1;
-    stalls = received > lastResync ? 0 : stalls + 1;
-    lastResync = received;
-    next = received;
-    acked = Math.max(acked, received);
-  };
-  while (acked < size) {
-    while (failure === undefined && inFlight.size < IN_FLIGHT && next < size) {
-      const offset = next;
-      const length = Math.min(partBytes, size - offset);
-      const sentIn = generation;
-      next += length;
-      const part: Promise<void> = sendPart(offset, length)
-        .then(
-          (received) => {
-            acked = Math.max(acked, received);
-            // The worker is ahead (parts of an interrupted try were written): skip on.
-            next = Math.max(next, acked);
-            onAcked(acked);
-          },
-          (error: unknown) => {
-            const received = error instanceof TransferError ? error.details.received : undefined;
-            const resyncable = error instanceof TransferError && error.code === "invalid_arguments";
-            if (resyncable && typeof received === "number") {
-              if (sentIn === generation) {
-                resync(received);
-                if (stalls >= MAX_STALLS) failure ??= { error };
-              }
-            } else failure ??= { error };
-          },
-        )
-        .finally(() => inFlight.delete(part));
-      inFlight.add(part);
-    }
-    if (failure !== undefined) {
-      await Promise.allSettled(inFlight);
-      throw failure.error;
-    }
-    if (inFlight.size > 0) await Promise.race(inFlight);
-    else if (acked < size) {
-      // Everything sent was answered, yet the worker has less: go on from what it has.
-      resync(acked);
-      if (stalls >= MAX_STALLS)
-        throw new TransferError("failed", `the worker acknowledges no more than ${acked} bytes`);
-    }
-  }
-  // Late answers of parts a resync made redundant: nothing to wait for but their settling.
-  await Promise.allSettled(inFlight);
 }

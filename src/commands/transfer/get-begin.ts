@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { WorkerError } from "../../errors.js";
 import { argCount, argsObject } from "../../qga/catalogue/scalars.js";
-import { flavourOf } from "../path-flavour.js";
-import { argPath, authorizeFile } from "../paths.js";
+import { argPath } from "../paths.js";
 import { openFile } from "../verbs/guest-file.js";
+import { allowedFile } from "../verbs/guest-paths.js";
 import { defineVerb, type VerbContext } from "../verbs/verb.js";
 import { GetTransfer } from "./get-state.js";
 import { hashFrom, lengthOf, seekSet } from "./guest-io.js";
@@ -19,12 +19,7 @@ export const getBegin = defineVerb({
   set: "files",
   args: argsObject({ path: argPath(), offset: argCount().optional() }),
   async run(context, args) {
-    const path = authorizeFile(
-      args.path,
-      context.restriction.files,
-      context.vm,
-      await flavourOf(context.agent),
-    );
+    const path = await allowedFile(context, args.path);
     const id = randomBytes(8).toString("hex");
     return context.transfers.beginOnce(id, async () => {
       context.transfers.checkRoom();

@@ -8,12 +8,12 @@ import {
   argsObject,
   describePath,
 } from "../../qga/catalogue/scalars.js";
-import { flavourOf } from "../path-flavour.js";
-import { argPath, authorizeProgram } from "../paths.js";
+import { argPath } from "../paths.js";
 import { base64When } from "./base64-when.js";
 import { CODE_PAGES, type CodePage } from "./codepages.js";
 import { beforeDeadline, remainingMs, sleep } from "./deadline.js";
 import { type ExecFinished, type ExecState, type ExecTracker, KEEP_MINUTES } from "./exec-tracker.js";
+import { allowedProgram } from "./guest-paths.js";
 import { inCodePage } from "./output.js";
 import { defineVerb, type VerbContext } from "./verb.js";
 
@@ -47,12 +47,7 @@ export const exec = defineVerb({
   set: "exec",
   args: ExecArgs,
   async run(context, args) {
-    const path = authorizeProgram(
-      args.path,
-      context.restriction.exec,
-      context.vm,
-      await flavourOf(context.agent),
-    );
+    const path = await allowedProgram(context, args.path);
     const stdin = args.stdin === undefined ? undefined : Buffer.from(args.stdin, args.stdin_encoding);
     if (stdin && stdin.length > context.limits.stdinBytes) {
       throw new WorkerError(

@@ -1,9 +1,9 @@
 import { WorkerError } from "../../errors.js";
 import { argCount, argsObject } from "../../qga/catalogue/scalars.js";
-import { flavourOf } from "../path-flavour.js";
-import { argPath, authorizeFile } from "../paths.js";
+import { argPath } from "../paths.js";
 import { remainingMs } from "./deadline.js";
 import { withGuestFile } from "./guest-file.js";
+import { allowedFile } from "./guest-paths.js";
 import { encodeBytes, sha256Hex } from "./output.js";
 import { defineVerb } from "./verb.js";
 
@@ -21,12 +21,7 @@ export const readFile = defineVerb({
     length: argCount().min(1, { error: "length must be at least 1" }).optional(),
   }),
   async run(context, args) {
-    const path = authorizeFile(
-      args.path,
-      context.restriction.files,
-      context.vm,
-      await flavourOf(context.agent),
-    );
+    const path = await allowedFile(context, args.path);
     const { fileBytes, fileChunkBytes } = context.limits;
     if (args.length !== undefined && args.length > fileBytes) {
       throw new WorkerError(

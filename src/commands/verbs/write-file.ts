@@ -1,11 +1,11 @@
 import { WorkerError } from "../../errors.js";
 import { argEnum, argString, argsObject } from "../../qga/catalogue/scalars.js";
-import { flavourOf } from "../path-flavour.js";
-import { argPath, authorizeFile } from "../paths.js";
+import { argPath } from "../paths.js";
 import { LARGER_FILES } from "../request.js";
 import { base64When } from "./base64-when.js";
 import { remainingMs } from "./deadline.js";
 import { withGuestFile } from "./guest-file.js";
+import { allowedFile } from "./guest-paths.js";
 import { sha256Hex } from "./output.js";
 import { defineVerb } from "./verb.js";
 
@@ -31,12 +31,7 @@ export const writeFile = defineVerb({
   set: "files",
   args: WriteArgs,
   async run(context, args) {
-    const path = authorizeFile(
-      args.path,
-      context.restriction.files,
-      context.vm,
-      await flavourOf(context.agent),
-    );
+    const path = await allowedFile(context, args.path);
     const { fileBytes, fileChunkBytes } = context.limits;
     const content = Buffer.from(args.content, args.encoding);
     if (content.length > fileBytes) {

@@ -1,15 +1,19 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import type { Session } from "./connection.js";
 import { bytes } from "./format.js";
-import { getFile, MAX_BROWSER_BYTES, putFile, TransferError } from "./transfer.js";
+import { getFile, MAX_BROWSER_BYTES, putFile, TransferCancelled, TransferError } from "./transfer.js";
 
-type Progress = { readonly label: string; readonly bytes: number; readonly size: number };
-type Result = { readonly ok: boolean; readonly text: string };
+type Label = "download" | "upload";
+type Progress = { readonly label: Label; readonly bytes: number; readonly size: number };
+type Result = { readonly kind: "ok" | "failed" | "cancelled"; readonly text: string };
+const RESULT_CLASS = { ok: "ok", failed: "error", cancelled: "warn" } as const;
 
 /**
  * Download and upload through the transfer verbs (any size up to MAX_BROWSER_BYTES, in parts, each
  * checked), each when the policy allows it. An upload the VM cannot rename into place is not silently
- * written in place: the person is asked to tick "Write in place" first.
+ * written in place: the person is asked to tick "Write in place" first. While one runs, Cancel stops it:
+ * no part is sent or asked for after it, the worker aborts the transfer (frees its handle, removes an
+ * upload's temporary file), and a download is not saved.
  */
 export function FilesPanel({
   session,
@@ -30,28 +34,47 @@ export function FilesPanel({
   const [result, setResult] = useState<Result | undefined>();
   const [atomicRefused, setAtomicRefused] = useState(false);
   const [inPlace, setInPlace] = useState(false);
-  const run = async (label: string, body: () => Promise<string>) => {
+  // The running transfer's; a ref, not state: Cancel must reach the very transfer it shows.
+  const running = useRef<AbortController | undefined>(undefined);
+  const [cancelling, setCancelling] = useState(false);
+  const run = async (label: Label, body: (signal: AbortSignal) => Promise<string>) => {
+    const controller = new AbortController();
+    running.current = controller;
     setBusy(true);
+    setCancelling(false);
     setResult(undefined);
     setProgress({ label, bytes: 0, size: 0 });
     try {
-      setResult({ ok: true, text: `${label}: ok, ${await body()}` });
+      setResult({ kind: "ok", text: `${label}: ok, ${await body(controller.signal)}` });
     } catch (error) {
+      if (error instanceof TransferCancelled) {
+        setResult({ kind: "cancelled", text: `${label} cancelled: ${error.message}` });
+        return;
+      }
       if (error instanceof TransferError && error.details.atomic_unavailable === true) setAtomicRefused(true);
       setResult({
-        ok: false,
+        kind: "failed",
         text: `${label} failed: ${error instanceof Error ? error.message : String(error)}`,
       });
     } finally {
+      running.current = undefined;
       setBusy(false);
+      setCancelling(false);
     }
   };
-  const onProgress = (label: string) => (done: number, size: number) =>
+  // A second press (a double click) finds the signal aborted already: the transfer is aborted once.
+  const cancel = () => {
+    setCancelling(true);
+    running.current?.abort();
+  };
+  const onProgress = (label: Label) => (done: number, size: number) =>
     setProgress({ label, bytes: done, size });
   const download = (event: Event) => {
     event.preventDefault();
-    void run("download", async () => {
-      const blob = await getFile(session, vm, path, onProgress("download"));
+    void run("download", async (signal) => {
+      const blob = await getFile(session, vm, path, onProgress("download"), signal);
+      // Cancelled while the whole was hashed: the transfer had ended, but the person said no.
+      if (signal.aborted) throw new TransferCancelled("nothing is saved");
       save(path, blob);
       return `${bytes(blob.size)} (${blob.size} bytes) of ${path}`;
     });
@@ -59,9 +82,10 @@ export function FilesPanel({
   const upload = (event: Event) => {
     event.preventDefault();
     if (!file) return;
-    void run("upload", async () => {
-      const end = await putFile(session, vm, target, file, onProgress("upload"), { inPlace });
-      return `${bytes(end.bytes)} (${end.bytes} bytes) to ${end.path}, sha256 ${end.sha256}`;
+    void run("upload", async (signal) => {
+      const end = await putFile(session, vm, target, file, onProgress("upload"), { inPlace, signal });
+      const late = signal.aborted ? " (Cancel came after put-end was sent: the upload is complete)" : "";
+      return `${bytes(end.bytes)} (${end.bytes} bytes) to ${end.path}, sha256 ${end.sha256}${late}`;
     });
   };
   return (
@@ -121,12 +145,26 @@ export function FilesPanel({
             max={Math.max(progress.size, 1)}
             value={progress.size === 0 && !busy ? 1 : progress.bytes}
           />{" "}
-          {progress.label}: {progress.bytes} of {progress.size} bytes
+          {progress.label}: {progress.bytes} of {progress.size} bytes{" "}
+          {busy ? (
+            <button
+              type="button"
+              aria-label={`Cancel ${progress.label}`}
+              disabled={cancelling}
+              onClick={cancel}
+            >
+              {cancelling ? "Cancelling…" : "Cancel"}
+            </button>
+          ) : null}
         </p>
       ) : null}
       <div role="status" aria-label="File result">
-        {busy ? <p>{progress?.label ?? "transfer"}: under way…</p> : null}
-        {result ? <p class={result.ok ? "ok" : "error"}>{result.text}</p> : null}
+        {busy ? (
+          <p>
+            {progress?.label ?? "transfer"}: {cancelling ? "cancelling…" : "under way…"}
+          </p>
+        ) : null}
+        {result ? <p class={RESULT_CLASS[result.kind]}>{result.text}</p> : null}
       </div>
     </section>
   );

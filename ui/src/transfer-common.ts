@@ -56,6 +56,76 @@ export async function ask<T extends z.ZodType>(
   return parsed.data;
 }
 
+/**
+ * The person cancelled the transfer (the files panel's Cancel): not a failure. Its message says what
+ * became of the transfer: whether the worker confirmed the abort, and what is left.
+ */
+export class TransferCancelled extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TransferCancelled";
+  }
+}
+
+/**
+ * `work`, or a rejection as soon as `signal` aborts, whichever comes first. On cancel `work` is left to
+ * settle by itself (a part already published is answered by the worker whatever the page does): the
+ * caller goes on to transfer-abort at once instead of waiting for it.
+ */
+export function untilCancelled<T>(signal: AbortSignal | undefined, work: Promise<T>): Promise<T> {
+  if (signal === undefined) return work;
+  // Its rejection after a cancel is nobody's to handle.
+  work.catch(() => {});
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new TransferCancelled("cancelled"));
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+const Aborted = z.looseObject({ aborted: z.literal(true) });
+
+/**
+ * transfer-abort: the worker forgets the transfer after the part under way, closes its guest handle and
+ * removes (or empties) a put's temporary file. Undefined once it confirmed, else why not (never throws:
+ * the worker forgets an idle transfer anyway, after limits.transferIdleSeconds).
+ */
+export async function abortTransfer(
+  requests: Requester,
+  vm: string,
+  transfer: string,
+): Promise<string | undefined> {
+  try {
+    await ask(requests, vm, "transfer-abort", { transfer }, Aborted);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * What a cancel comes to: transfer-abort of `transfer` when one is held (its reply awaited), then the
+ * TransferCancelled to throw, saying `left` (what the guest or the page keeps) once the worker confirmed.
+ */
+export async function cancelTransfer(
+  requests: Requester,
+  vm: string,
+  transfer: string | undefined,
+  left: string,
+): Promise<TransferCancelled> {
+  if (transfer === undefined) return new TransferCancelled(left);
+  const refused = await abortTransfer(requests, vm, transfer);
+  return new TransferCancelled(
+    refused === undefined
+      ? `transfer ${transfer} aborted; ${left}`
+      : `the worker did not confirm the abort of transfer ${transfer} (${refused}); it forgets the transfer once idle`,
+  );
+}
+
 /** A refusal before the first request: the file is over what the page holds in memory. */
 export function tooLarge(what: string, size: number): TransferError {
   return new TransferError(

@@ -2,14 +2,18 @@ import { z } from "zod";
 import type { Session } from "./connection.js";
 import type { Requester } from "./requests.js";
 import {
+  abortTransfer,
   ask,
+  cancelTransfer,
   fromBase64,
   IN_FLIGHT,
   MAX_BROWSER_BYTES,
   type OnProgress,
   sha256Hex,
+  TransferCancelled,
   TransferError,
   tooLarge,
+  untilCancelled,
 } from "./transfer-common.js";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -23,6 +27,9 @@ const GetBegin = z.looseObject({
 const GetPart = z.looseObject({ offset: Count, data: z.string(), sha256: Sha256, eof: z.boolean() });
 const GetEnd = z.looseObject({ bytes: Count, sha256: Sha256 });
 
+/** What a cancelled get leaves: the page keeps no byte of it. */
+const NOTHING_SAVED = "nothing is saved";
+
 /** Damaged parts in a row (their sha256 does not match their data) before the get gives up. */
 const MAX_DAMAGED = 3;
 
@@ -32,17 +39,33 @@ const MAX_DAMAGED = 3;
  * match its data aborts the transfer and begins again at the bytes kept (the parts asked after it have
  * moved the worker on). The whole is hashed at the end and compared with get-end's sha256. Any failure
  * aborts the transfer (the worker frees its handle now, not after its idle time).
+ *
+ * A cancel (`signal`) asks for no part after it, aborts the transfer at once (without waiting for the
+ * parts asked ahead) and rejects with TransferCancelled once the worker answered: nothing is returned, so
+ * nothing is saved. A get-begin or get-end under way is waited for (the begin's transfer id is what the
+ * abort needs; after the end there is nothing to abort).
  */
 export async function getFile(
   session: Session,
   vm: string,
   path: string,
   onProgress: OnProgress,
+  signal?: AbortSignal,
 ): Promise<Blob> {
   const requests = session.requests;
-  let begin = await ask(requests, vm, "get-begin", { path }, GetBegin);
+  const beginAt = async (args: { path: string; offset?: number }) => {
+    try {
+      return await ask(requests, vm, "get-begin", args, GetBegin);
+    } catch (error) {
+      if (!signal?.aborted) throw error;
+      const why = error instanceof Error ? error.message : String(error);
+      throw new TransferCancelled(`nothing to abort (${why}); ${NOTHING_SAVED}`);
+    }
+  };
+  let begin = await beginAt({ path });
   let transfer: string | undefined = begin.transfer;
   try {
+    if (signal?.aborted) throw new TransferCancelled(NOTHING_SAVED);
     if (begin.size > MAX_BROWSER_BYTES) throw tooLarge(path, begin.size);
     // Whole in memory: see MAX_BROWSER_BYTES. No more than `size` bytes are served.
     const content = new Uint8Array(begin.size);
@@ -52,16 +75,17 @@ export async function getFile(
     onProgress(0, begin.size);
     let stream = partStream(requests, vm, transfer, 0, begin.size, limit);
     for (;;) {
-      const part = await stream.next();
+      const part = await untilCancelled(signal, stream.next());
       if (part === "damaged") {
         damaged += 1;
         if (damaged >= MAX_DAMAGED)
           throw new TransferError("mismatch", `the part at byte ${bytes} arrived damaged ${damaged} times`);
-        await stream.drain();
-        await ask(requests, vm, "transfer-abort", { transfer }, z.unknown()).catch(() => {});
+        await untilCancelled(signal, stream.drain());
+        await abortTransfer(requests, vm, transfer);
         transfer = undefined;
-        begin = await ask(requests, vm, "get-begin", { path, offset: bytes }, GetBegin);
+        begin = await beginAt({ path, offset: bytes });
         transfer = begin.transfer;
+        if (signal?.aborted) throw new TransferCancelled(NOTHING_SAVED);
         if ((begin.offset ?? 0) !== bytes || begin.size > content.length)
           throw new TransferError(
             "mismatch",
@@ -84,9 +108,11 @@ export async function getFile(
         );
     }
     // Anything asked for past a file that ended early is refused; get-end comes after it.
-    await stream.drain();
+    await untilCancelled(signal, stream.drain());
+    if (signal?.aborted) throw new TransferCancelled(NOTHING_SAVED);
     const end = await ask(requests, vm, "get-end", { transfer }, GetEnd);
     transfer = undefined;
+    if (signal?.aborted) throw new TransferCancelled(NOTHING_SAVED);
     const received = content.subarray(0, bytes);
     const sha256 = await sha256Hex(received);
     if (end.sha256 !== sha256 || end.bytes !== bytes)
@@ -98,8 +124,9 @@ export async function getFile(
     // octet-stream: the browser keeps the guest's file name as it is (no extension added from sniffing).
     return new Blob([received], { type: "application/octet-stream" });
   } catch (error) {
-    if (transfer !== undefined)
-      await ask(requests, vm, "transfer-abort", { transfer }, z.unknown()).catch(() => {});
+    // Cancelled or failed, the worker frees the handle now, not after its idle time.
+    if (signal?.aborted) throw await cancelTransfer(requests, vm, transfer, NOTHING_SAVED);
+    if (transfer !== undefined) await abortTransfer(requests, vm, transfer);
     throw error;
   }
 }

@@ -3,13 +3,16 @@ import { byteCount, sendParts } from "../../src/caller/put-parts.js";
 import type { Session } from "./connection.js";
 import {
   ask,
+  cancelTransfer,
   IN_FLIGHT,
   MAX_BROWSER_BYTES,
   type OnProgress,
   sha256Hex,
+  TransferCancelled,
   TransferError,
   toBase64,
   tooLarge,
+  untilCancelled,
 } from "./transfer-common.js";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -26,6 +29,8 @@ export type PutResult = z.infer<typeof PutEnd>;
 export interface PutOptions {
   /** `atomic: false`: the guest's file is written as the parts come, no temporary file and rename. */
   readonly inPlace?: boolean;
+  /** Cancels the put when it aborts: see putFile. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -33,6 +38,12 @@ export interface PutOptions {
  * cp` does (src/caller/cp-put.ts). A failed put is not aborted: the same put-begin later resumes from what
  * the guest holds. An atomic put the VM cannot rename is a TransferError `unsupported` whose details say
  * `atomic_unavailable`: the caller asks the person before sending `inPlace`.
+ *
+ * A cancel (`options.signal`) is another matter: no part is published after it, the transfer is aborted
+ * at once (the worker finishes the part under way, refuses the ones queued behind it, closes its handle and
+ * removes the temporary file), and putFile rejects with TransferCancelled once the worker answered. During
+ * put-begin the cancel waits for its reply: its transfer id is what the abort needs. Once put-end is
+ * sent it is too late: the file is in place.
  */
 export async function putFile(
   session: Session,
@@ -43,18 +54,37 @@ export async function putFile(
   options: PutOptions = {},
 ): Promise<PutResult> {
   if (file.size > MAX_BROWSER_BYTES) throw tooLarge(file.name, file.size);
+  const { signal } = options;
   const requests = session.requests;
   // Whole in memory: see MAX_BROWSER_BYTES.
   const content = new Uint8Array(await file.arrayBuffer());
   const size = content.length;
   const sha256 = await sha256Hex(content);
+  if (signal?.aborted) throw new TransferCancelled("nothing was sent");
+  // Not raced with a cancel: its transfer id is what transfer-abort needs.
   const begin = await ask(
     requests,
     vm,
     "put-begin",
     { path, size, sha256, ...(options.inPlace ? { atomic: false } : {}) },
     PutBegin,
-  );
+  ).catch((error: unknown) => {
+    if (signal?.aborted)
+      throw new TransferCancelled(
+        `nothing to abort: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    throw error;
+  });
+  const cancel = () =>
+    cancelTransfer(
+      requests,
+      vm,
+      begin.transfer,
+      options.inPlace
+        ? `${path} was written in place: it holds what arrived before the cancel`
+        : `its temporary file is removed (emptied where /bin/rm may not run), ${path} is untouched`,
+    );
+  if (signal?.aborted) throw await cancel();
   if (begin.received > size)
     throw new TransferError(
       "bad_reply",
@@ -68,6 +98,8 @@ export async function putFile(
     const publish = issued.then(async () => {
       const data = content.subarray(offset, offset + length);
       const args = { transfer: begin.transfer, offset, data: toBase64(data), sha256: await sha256Hex(data) };
+      // Checked last before the publish: hashing takes a while, and a cancel may come meanwhile.
+      if (signal?.aborted) throw new TransferCancelled("cancelled");
       // Wrapped: the reply is awaited below, not here (that would let no other part out meanwhile).
       return { reply: ask(requests, vm, "put-part", args, PutPart) };
     });
@@ -75,19 +107,29 @@ export async function putFile(
     const { reply } = await publish;
     return (await reply).received;
   };
-  await sendParts({
+  const parts = sendParts({
     size,
     from: begin.received,
     partBytes: begin.part_bytes,
     inFlight: IN_FLIGHT,
     sendPart,
-    onAcked: (acked) => onProgress(acked, size),
+    // Parts in flight at a cancel are still answered: their progress is no longer news.
+    onAcked: (acked) => {
+      if (!signal?.aborted) onProgress(acked, size);
+    },
     resyncPoint: (error) =>
       error instanceof TransferError && error.code === "invalid_arguments"
         ? byteCount(error.details.received)
         : undefined,
     stalled: (acked) => new TransferError("failed", `the worker acknowledges no more than ${acked} bytes`),
   });
+  try {
+    await untilCancelled(signal, parts);
+  } catch (error) {
+    if (signal?.aborted) throw await cancel();
+    throw error;
+  }
+  if (signal?.aborted) throw await cancel();
   const end = await ask(requests, vm, "put-end", { transfer: begin.transfer }, PutEnd);
   if (end.sha256 !== sha256 || end.bytes !== size)
     throw new TransferError(

@@ -1,4 +1,6 @@
-import { useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
+import { type ArgsDraft, argsChoiceOf, draftFor, outcomeOf } from "../args-draft.js";
+import { ArgsEditor } from "../args-editor.js";
 import type { Session } from "../connection.js";
 import { json, millis } from "../format.js";
 import { type ResultRow, runMany } from "../run-many.js";
@@ -16,7 +18,7 @@ export function RunPage({ session }: { session: Session }) {
   const [picked, setPicked] = useState<ReadonlySet<string>>(new Set());
   const [command, setCommand] = useState("ping");
   const [raw, setRaw] = useState("");
-  const [argsText, setArgsText] = useState("");
+  const [draft, setDraft] = useState<ArgsDraft>(() => draftFor(argsChoiceOf("ping")));
   const [timeout, setTimeoutSeconds] = useState(30);
   const [rows, setRows] = useState<ResultRow[]>([]);
   const [running, setRunning] = useState(false);
@@ -28,20 +30,22 @@ export function RunPage({ session }: { session: Session }) {
   const verbs = ALL_VERBS.filter((verb) => offered.has(verb));
   const rawCommands = [...offered].filter((c) => c.startsWith("guest-")).sort();
   const chosenGroup = group || groups[0] || "";
+  const name = command === OTHER ? raw.trim() : command;
+  const choice = useMemo(() => argsChoiceOf(name), [name]);
+  const outcome = outcomeOf(choice, draft);
+  /** A new command starts with its own empty arguments; JSON typed while naming one is kept. */
+  const choose = (nextCommand: string, nextRaw: string) => {
+    const next = nextCommand === OTHER ? nextRaw.trim() : nextCommand;
+    setCommand(nextCommand);
+    setRaw(nextRaw);
+    if (next !== name) {
+      setDraft(draftFor(argsChoiceOf(next), nextCommand === OTHER && command === OTHER ? draft.text : ""));
+    }
+  };
   const run = async (event: Event) => {
     event.preventDefault();
-    const name = command === OTHER ? raw.trim() : command;
-    let args: Record<string, unknown> | undefined;
-    try {
-      const parsed: unknown = argsText.trim() === "" ? undefined : JSON.parse(argsText);
-      if (parsed !== undefined && (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))) {
-        throw new Error("the arguments must be a JSON object");
-      }
-      args = parsed as Record<string, unknown> | undefined;
-    } catch (error) {
-      setProblem(`Arguments: ${(error as Error).message}`);
-      return;
-    }
+    if ("blocker" in outcome) return setProblem(outcome.blocker);
+    const { args } = outcome;
     if (name === "") return setProblem("Name a command.");
     const expected =
       scope === "all"
@@ -119,7 +123,7 @@ export function RunPage({ session }: { session: Session }) {
           <legend>Command</legend>
           <label>
             Command
-            <select value={command} onChange={(e) => setCommand(e.currentTarget.value)}>
+            <select value={command} onChange={(e) => choose(e.currentTarget.value, raw)}>
               {(verbs.length ? verbs : ["ping"]).map((verb) => (
                 <option key={verb}>{verb}</option>
               ))}
@@ -135,19 +139,10 @@ export function RunPage({ session }: { session: Session }) {
               <input
                 value={raw}
                 placeholder="guest-get-osinfo"
-                onInput={(e) => setRaw(e.currentTarget.value)}
+                onInput={(e) => choose(OTHER, e.currentTarget.value)}
               />
             </label>
           ) : null}
-          <label>
-            Arguments (JSON)
-            <textarea
-              rows={3}
-              placeholder='{"path": "/etc/hostname"}'
-              value={argsText}
-              onInput={(e) => setArgsText(e.currentTarget.value)}
-            />
-          </label>
           <label>
             Timeout (s)
             <input
@@ -159,12 +154,22 @@ export function RunPage({ session }: { session: Session }) {
             />
           </label>
         </fieldset>
-        <button type="submit" disabled={running}>
+        <ArgsEditor choice={choice} draft={draft} onDraft={setDraft} />
+        <button
+          type="submit"
+          disabled={running || "blocker" in outcome}
+          aria-describedby={"blocker" in outcome ? "run-blocker" : undefined}
+        >
           Run
         </button>
         <button type="button" disabled={rows.length === 0} onClick={exportJson}>
           Export JSON
         </button>
+        {"blocker" in outcome ? (
+          <p id="run-blocker" class="blocker">
+            {outcome.blocker}
+          </p>
+        ) : null}
       </form>
       <div role="status" aria-label="Run status">
         {problem ? <p class="error">{problem}</p> : null}

@@ -5,6 +5,7 @@ import { ConfigError, type LoadedConfig } from "./config/load.js";
 import { changesFleet, libvirtLinkFor, resolveSources, watchedPaths } from "./fleet/configured-sources.js";
 import type { VmDescriptor } from "./fleet/vm.js";
 import { FleetWatcher } from "./fleet/watcher.js";
+import { workerConsole } from "./http/console.js";
 import { WorkerMetrics } from "./http/metrics.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
 import type { SharedLibvirtConnection } from "./libvirt/shared-connection.js";
@@ -114,7 +115,16 @@ export class App {
       const fleet = { brokerConnected: () => bus.connected, vms: () => worker.vms };
       metrics.attach(fleet);
       const httpLog = log.child({ component: "http" });
-      this.http = await startHttpServer({ listen: config.http.listen, metrics, fleet, bus, log: httpLog });
+      // The console (http.ui) reaches the broker the worker uses, as found above: mqtt.url or the local one.
+      const ui = config.http.ui ? await workerConsole(config.mqtt, broker.url, version, httpLog) : undefined;
+      this.http = await startHttpServer({
+        listen: config.http.listen,
+        metrics,
+        fleet,
+        bus,
+        log: httpLog,
+        ...(ui ? { ui } : {}),
+      });
     }
     bus.onMessage((message) => worker.onMessage(message));
     bus.onConnect(async () => {

@@ -1,5 +1,6 @@
 import os from "node:os";
 import { z } from "zod";
+import { isLoopback, parseListen } from "../dashboard/listen.js";
 import { LOG_FORMATS } from "../log-format.js";
 import { Mqtt } from "./broker.js";
 import { Policy, Restrictions } from "./command-policy.js";
@@ -25,6 +26,29 @@ export { Connection } from "./vm-sources.js";
 
 /** The worker id when none is set: the host name, made one clean topic level. */
 const HOST_WORKER_ID = os.hostname().replace(/[/+#$\s]/g, "_");
+
+/** `host:port` or `[v6]:port`, as `http.listen` takes it. */
+const LISTEN = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/;
+
+/**
+ * Why the console cannot be served on `listen` (the words follow "✖ http.ui (line N): "). The page carries
+ * each person's broker password and the worker's HTTP server has no TLS, so only loopback is allowed: the
+ * rule of `qga-mqtt dashboard --listen` without its certificate options.
+ */
+function uiListenProblem(listen: string | undefined): string | undefined {
+  if (listen === undefined)
+    return "serves the console on http.listen, which is unset: set http.listen too, e.g. 127.0.0.1:9883";
+  // A listen of the wrong shape has its own problem already.
+  if (!LISTEN.test(listen)) return undefined;
+  // The dashboard's reading of an address (its --listen rule is the same): what it cannot read is no loopback.
+  const address = parseListen(listen);
+  if (typeof address !== "string" && isLoopback(address.host)) return undefined;
+  return (
+    `serves the console, which carries each person's broker password, so http.listen must be a loopback ` +
+    `address (127.0.0.1, [::1] or localhost), not ${listen}: the worker's HTTP server has no TLS. Bind ` +
+    "http.listen to loopback, or serve the console with qga-mqtt dashboard --tls-cert FILE --tls-key FILE"
+  );
+}
 
 const Status = z.strictObject({
   intervalSeconds: z.number().min(1).max(86_400).default(30),
@@ -63,9 +87,20 @@ export const Config = z.strictObject({
     .strictObject({
       listen: z
         .string()
-        .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, { error: "must be host:port, e.g. 127.0.0.1:9883" })
+        .regex(LISTEN, { error: "must be host:port, e.g. 127.0.0.1:9883" })
         .optional()
         .describe("address of /healthz and /metrics (Prometheus); unset: no HTTP server"),
+      ui: z
+        .boolean()
+        .default(false)
+        .describe(
+          "also serve the fleet console (as `qga-mqtt dashboard` does) under /ui/ of http.listen; loopback only",
+        ),
+    })
+    .superRefine((http, ctx) => {
+      if (!http.ui) return;
+      const problem = uiListenProblem(http.listen);
+      if (problem) ctx.addIssue({ code: "custom", path: ["ui"], message: problem });
     })
     .prefault({}),
   metrics: Metrics.prefault({}),

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { UsageError } from "../cli-args.js";
 import type { Config } from "../config/schema.js";
-import type { DashboardConfig } from "./config-json.js";
+import { pageConfig, pipePath } from "./config-json.js";
 import { DashboardError } from "./errors.js";
 import { DEFAULT_LISTEN, type ListenAddress, listenProblem, parseListen } from "./listen.js";
 import { packageRoot } from "./package-root.js";
@@ -72,16 +72,6 @@ async function readPem(file: string, what: string): Promise<Buffer> {
   });
 }
 
-/** Whether the configured broker takes a user: then the page asks the person for theirs. */
-function needsLogin(mqtt: Config["mqtt"]): boolean {
-  if (mqtt.username !== undefined) return true;
-  try {
-    return new URL(mqtt.url ?? "mqtt://127.0.0.1:1883").username !== "";
-  } catch {
-    return true;
-  }
-}
-
 export interface DashboardIo {
   readonly stderr: (text: string) => void;
   readonly stopSignal: Promise<string>;
@@ -101,13 +91,8 @@ export async function runDashboard(
   let dashboard: Dashboard;
   try {
     const route = await brokerRoute(config.mqtt);
-    const brokerUrl = plan.brokerWs ?? (route.kind === "direct" ? route.url : "/mqtt");
-    const settings: DashboardConfig = {
-      brokerUrl,
-      baseTopic: config.mqtt.baseTopic,
-      version,
-      needsLogin: needsLogin(config.mqtt),
-    };
+    const settings = pageConfig({ mqtt: config.mqtt, route, version, base: "/", brokerWs: plan.brokerWs });
+    const { brokerUrl } = settings;
     const tls = plan.tls
       ? { cert: await readPem(plan.tls.cert, "cert"), key: await readPem(plan.tls.key, "key") }
       : undefined;
@@ -122,7 +107,7 @@ export async function runDashboard(
       log,
     });
     const via =
-      brokerUrl === "/mqtt" && route.kind === "pipe"
+      brokerUrl === pipePath("/") && route.kind === "pipe"
         ? `through this server to ${route.shown}`
         : `at ${brokerUrl}`;
     io.stderr(

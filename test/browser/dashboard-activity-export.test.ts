@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { skipWithout } from "../helpers/tools.js";
-import { DashboardEnv, launchChromium } from "./dashboard-env.js";
+import { DashboardEnv, launchChromium, withPage as withPageAs } from "./dashboard-env.js";
 
 /**
  * The Activity page's filters and the Run page's "Export JSON", in Debian's Chromium against the demo's
@@ -24,21 +24,7 @@ after(async () => {
   await env?.stop();
 });
 
-async function withPage(body: (page: Page) => Promise<void>): Promise<void> {
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  try {
-    await env.login(page, "operator");
-    await body(page);
-    assert.deepEqual(errors, [], "the page logged errors (a CSP violation is one)");
-  } finally {
-    await page.close();
-  }
-}
+const withPage = (body: (page: Page) => Promise<void>) => withPageAs(browser, env, "operator", body);
 
 const section = (page: Page, name: string) =>
   page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name });

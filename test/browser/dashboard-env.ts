@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -146,5 +147,30 @@ export class DashboardEnv {
     for (const agent of this.agents.values()) await agent.dispose();
     await this.broker?.stop();
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A new page of `browser` logged in to `env` as `user`, closed after `body`; any uncaught error or console
+ * error on the page fails the test (a CSP violation is one).
+ */
+export async function withPage(
+  browser: Browser,
+  env: DashboardEnv,
+  user: "operator" | "viewer",
+  body: (page: Page) => Promise<void>,
+): Promise<void> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  try {
+    await env.login(page, user);
+    await body(page);
+    assert.deepEqual(errors, [], "the page logged errors (a CSP violation is one)");
+  } finally {
+    await page.close();
   }
 }

@@ -10,7 +10,7 @@ import { FakeGuest, type Program, type Started } from "../fakes/fake-guest.js";
 import { skipWithout } from "../helpers/tools.js";
 import { waitUntil } from "../helpers/wait.js";
 import { startWorker, type WorkerProcess } from "../helpers/worker-process.js";
-import { DashboardEnv, FAKE_VM, launchChromium, USERS } from "./dashboard-env.js";
+import { DashboardEnv, FAKE_VM, launchChromium, USERS, withPage as withPageAs } from "./dashboard-env.js";
 
 /**
  * Cancelling the files panel's transfers, in Debian's Chromium against the demo's set-up. Each cancel is
@@ -86,21 +86,7 @@ function coreutils(guest: FakeGuest, started: Started): Program {
   return { exitcode: 1, err: `${started.path}: cannot ${started.args.join(" ")}` };
 }
 
-async function withPage(body: (page: Page) => Promise<void>): Promise<void> {
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  try {
-    await env.login(page, "operator");
-    await body(page);
-    assert.deepEqual(errors, [], "the page logged errors (a CSP violation is one)");
-  } finally {
-    await page.close();
-  }
-}
+const withPage = (body: (page: Page) => Promise<void>) => withPageAs(browser, env, "operator", body);
 
 interface Sent {
   readonly command: string;

@@ -5,7 +5,14 @@ import { after, before, test } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
 import { skipWithout } from "../helpers/tools.js";
 import { waitUntil } from "../helpers/wait.js";
-import { DashboardEnv, EXEC_PROGRAM, FAKE_VM, launchChromium, REAL_VMS } from "./dashboard-env.js";
+import {
+  DashboardEnv,
+  EXEC_PROGRAM,
+  FAKE_VM,
+  launchChromium,
+  REAL_VMS,
+  withPage as withPageAs,
+} from "./dashboard-env.js";
 
 /**
  * The dashboard in Debian's Chromium, headless, driven by Playwright through role selectors: the demo's
@@ -27,21 +34,8 @@ after(async () => {
   await env?.stop();
 });
 
-async function withPage(user: "operator" | "viewer", body: (page: Page) => Promise<void>): Promise<void> {
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  try {
-    await env.login(page, user);
-    await body(page);
-    assert.deepEqual(errors, [], "the page logged errors (a CSP violation is one)");
-  } finally {
-    await page.close();
-  }
-}
+const withPage = (user: "operator" | "viewer", body: (page: Page) => Promise<void>) =>
+  withPageAs(browser, env, user, body);
 
 /** Whether the element has the keyboard focus (the tests' file has no DOM types: asked through the element). */
 const isFocused = (locator: Locator) =>

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { skipWithout } from "../helpers/tools.js";
-import { DashboardEnv, EXEC_PROGRAM, FAKE_VM, launchChromium } from "./dashboard-env.js";
+import { DashboardEnv, EXEC_PROGRAM, FAKE_VM, launchChromium, withPage } from "./dashboard-env.js";
 
 /**
  * The Run page's arguments form (ui/src/args-form.tsx), drawn from a raw command's JSON Schema, in
@@ -24,25 +24,15 @@ after(async () => {
   await env?.stop();
 });
 
-async function withRunPage(body: (page: Page) => Promise<void>): Promise<void> {
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  try {
-    await env.login(page, "operator");
+function withRunPage(body: (page: Page) => Promise<void>): Promise<void> {
+  return withPage(browser, env, "operator", async (page) => {
     await page
       .getByRole("navigation", { name: "Sections" })
       .getByRole("link", { name: "Run on many" })
       .click();
     await page.getByRole("heading", { name: "Run on many" }).waitFor();
     await body(page);
-    assert.deepEqual(errors, [], "the page logged errors (a CSP violation is one)");
-  } finally {
-    await page.close();
-  }
+  });
 }
 
 const runButton = (page: Page) => page.getByRole("button", { name: "Run", exact: true });

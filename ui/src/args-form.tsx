@@ -7,31 +7,21 @@ import { emptyValue, type Field, optionKey, type Value, type ValueMap } from "./
  * screen readers) and a star for the eye.
  */
 
-export function ArgsForm({
-  fields,
-  values,
-  onChange,
-}: {
-  fields: readonly Field[];
-  values: ValueMap;
-  onChange: (values: ValueMap) => void;
-}) {
+interface MembersProps {
+  readonly fields: readonly Field[];
+  readonly values: ValueMap;
+  readonly onChange: (values: ValueMap) => void;
+}
+
+export function ArgsForm(props: MembersProps) {
   return (
     <div class="args-form">
-      <Members fields={fields} values={values} onChange={onChange} />
+      <Members {...props} />
     </div>
   );
 }
 
-function Members({
-  fields,
-  values,
-  onChange,
-}: {
-  fields: readonly Field[];
-  values: ValueMap;
-  onChange: (values: ValueMap) => void;
-}) {
+function Members({ fields, values, onChange }: MembersProps) {
   return (
     <>
       {fields.map((field) => (

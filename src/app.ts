@@ -95,7 +95,7 @@ export class App {
     const worker = new Worker({
       config,
       bus,
-      ...(this.journal ? { journal: this.journal } : {}),
+      ...(this.journal ? { journal: this.journal, putLedger: this.journal.puts } : {}),
       topics,
       policy,
       census,

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { JournalRecord, RequestJournal } from "../commands/journal.js";
 import type { SqlDatabase, SqlStatement } from "./sqlite-driver.js";
+import { SqlitePutLedger } from "./sqlite-put-ledger.js";
 
 export interface SqliteJournalOptions {
   /** The folder of the database file (created, mode 0700: replies may hold what a guest said). */
@@ -25,6 +26,9 @@ export interface SqliteJournalOptions {
 // Pruning looks at the whole table: every this many writes, not at each.
 const PRUNE_EVERY = 512;
 
+// An in-place put left unfinished this long starts over (README "Files of any size").
+const IN_PLACE_PUT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
 /**
  * The request journal in SQLite (a synchronous driver, so a record is in the file before the call returns,
  * and the command is sent after it). WAL with synchronous=NORMAL: a commit survives the worker's
@@ -35,6 +39,8 @@ export class SqliteJournal implements RequestJournal {
   private readonly now: () => number;
   private writes = 0;
   private readonly statements: Readonly<Record<StatementName, SqlStatement>>;
+  /** The in-place puts' progress, in the same database (the same folder, the same crash guarantees). */
+  readonly puts: SqlitePutLedger;
 
   constructor(private readonly options: SqliteJournalOptions) {
     this.now = options.now ?? Date.now;
@@ -69,6 +75,11 @@ export class SqliteJournal implements RequestJournal {
       dropReply: this.db.prepare("UPDATE requests SET reply = NULL, bytes = 0 WHERE key = ?"),
     };
     this.prune();
+    this.puts = new SqlitePutLedger(this.db, {
+      maxAgeMs: IN_PLACE_PUT_MAX_AGE_MS,
+      now: this.now,
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
   }
 
   lookup(key: string): JournalRecord | undefined {

@@ -3,6 +3,7 @@ import { within } from "../async/within.js";
 import { RestrictedAgent } from "../commands/restricted-agent.js";
 import { restrictionFor } from "../commands/restrictions.js";
 import type { CommandAudit, CommandRunner, CommandTarget, IncomingCommand } from "../commands/runner.js";
+import type { PutLedger } from "../commands/transfer/put-ledger.js";
 import { Transfers } from "../commands/transfer/transfers.js";
 import { ExecTracker } from "../commands/verbs/exec-tracker.js";
 import type { VmEvent } from "../commands/verbs/verb.js";
@@ -23,6 +24,8 @@ import { publishReply, type ReplyRoute } from "./publish-reply.js";
 
 export interface VmRuntimeOptions {
   readonly descriptor: VmDescriptor;
+  /** In-place puts' progress across restarts (the worker's state folder); unset: they start over. */
+  readonly putLedger?: PutLedger;
   readonly config: Config;
   readonly bus: MqttBus;
   readonly topics: Topics;
@@ -142,6 +145,7 @@ export class VmRuntime {
       maxTransfers: config.limits.transfersPerVm,
       idleMs: config.limits.transferIdleSeconds * 1000,
       commandEnabled: (command) => this.agent.capabilities?.commands.get(command)?.enabled,
+      ...(options.putLedger ? { ledger: options.putLedger } : {}),
     });
     this.freezeGuard = new FreezeGuard({
       agent: this.agent,

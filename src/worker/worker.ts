@@ -3,6 +3,7 @@ import type { FleetCensus } from "../census/fleet-census.js";
 import type { RequestJournal } from "../commands/journal.js";
 import type { Policy } from "../commands/policy.js";
 import { CommandRunner } from "../commands/runner.js";
+import type { PutLedger } from "../commands/transfer/put-ledger.js";
 import type { Config } from "../config/schema.js";
 import type { FleetChange, VmDescriptor } from "../fleet/vm.js";
 import { HomeAssistantAnnouncer } from "../ha/announcer.js";
@@ -26,6 +27,8 @@ export interface WorkerOptions {
   readonly metrics?: WorkerMetrics;
   /** Where the ids of commands that change a guest survive a restart; unset: memory only. */
   readonly journal?: RequestJournal;
+  /** Where in-place puts' progress survives a restart (beside the journal); unset: they start over. */
+  readonly putLedger?: PutLedger;
   /** How to reach a VM's agent other than by a socket of our own (libvirt domains); see VmRuntimeOptions. */
   readonly linkFor?: (descriptor: VmDescriptor) => LinkOpener | undefined;
 }
@@ -189,6 +192,7 @@ export class Worker {
       servedElsewhere: (vm) => this.servedElsewhere(vm),
       metrics: this.options.metrics,
       ...(this.options.linkFor ? { linkFor: this.options.linkFor } : {}),
+      ...(this.options.putLedger ? { putLedger: this.options.putLedger } : {}),
       ...(this.options.metrics ? { guest: this.options.metrics.guest } : {}),
       onAvailability: () => {
         if (this.announced) this.info.schedule();

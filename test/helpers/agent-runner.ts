@@ -2,6 +2,7 @@ import { Policy } from "../../src/commands/policy.js";
 import { type RequestAgent, RestrictedAgent } from "../../src/commands/restricted-agent.js";
 import { restrictionFor } from "../../src/commands/restrictions.js";
 import { CommandRunner, type CommandTarget, type Reply } from "../../src/commands/runner.js";
+import type { PutLedger } from "../../src/commands/transfer/put-ledger.js";
 import { Transfers } from "../../src/commands/transfer/transfers.js";
 import { ExecTracker } from "../../src/commands/verbs/exec-tracker.js";
 import type { VmEvent } from "../../src/commands/verbs/verb.js";
@@ -30,6 +31,8 @@ let counter = 0;
 export async function startAgentRunner(
   socket: string,
   config: Record<string, unknown>,
+  /** The worker's state folder's part: where in-place puts' progress is kept (a SqliteJournal's puts). */
+  state: { readonly ledger?: PutLedger | undefined } = {},
 ): Promise<AgentRunner> {
   const parsed = Config.parse(config);
   const agent = new GuestAgent({
@@ -66,6 +69,7 @@ export async function startAgentRunner(
     maxTransfers: parsed.limits.transfersPerVm,
     idleMs: parsed.limits.transferIdleSeconds * 1000,
     commandEnabled: (command) => agent.capabilities?.commands.get(command)?.enabled,
+    ...(state.ledger ? { ledger: state.ledger } : {}),
   });
   const target: CommandTarget = {
     vm: "vm1",

@@ -159,22 +159,29 @@ function needsPrograms(context: VerbContext, atomic: boolean, mode: string | und
 }
 
 /**
- * Opens the file the parts go to. Not atomic: `path`, emptied. Atomic: the temporary file, kept when it
- * holds a beginning of the file (its length at most `size`, and the whole file's sha256 when complete),
- * whose bytes are read back into the running sha256; otherwise emptied.
+ * Opens the file the parts go to, and says how much of it is kept. Atomic: the temporary file, kept when
+ * it holds a beginning of the file (its length at most `size`, and the whole file's sha256 when complete),
+ * whose bytes are read back into the running sha256. Not atomic: `path` itself, kept only as far as the
+ * worker's own record says it acknowledged and the guest's bytes still hash to that record (see
+ * put-ledger.ts). Otherwise emptied.
  */
 async function open(context: VerbContext, plan: PutPlan): Promise<PutTransfer> {
+  const ledger = context.transfers.ledger;
   const fresh = async () => {
+    if (!plan.atomic) ledger?.forget(plan.id);
     const handle = await openFile(context, plan.temp, "w");
     return new PutTransfer(plan, handle, 0, newHash(), context.agent, context.log);
   };
-  if (!plan.atomic) return fresh();
-  const kept = await keptBeginning(context, plan);
+  const kept = plan.atomic ? await keptBeginning(context, plan) : await keptInPlace(context, plan);
   if (kept === undefined) {
-    context.log.info(
-      { transfer: plan.id },
-      "a put's temporary file does not fit the file declared: starting over",
-    );
+    if (plan.atomic || ledger?.recall(plan.id) !== undefined) {
+      context.log.info(
+        { transfer: plan.id },
+        plan.atomic
+          ? "a put's temporary file does not fit the file declared: starting over"
+          : "an in-place put's file no longer holds what was acknowledged: starting over",
+      );
+    }
     return fresh();
   }
   // Written through a handle without O_APPEND ("a+" has it): bytes that a handle of a killed worker still
@@ -187,6 +194,33 @@ async function open(context: VerbContext, plan: PutPlan): Promise<PutTransfer> {
     throw error;
   }
   return new PutTransfer(plan, handle, kept.length, kept.hash, context.agent, context.log);
+}
+
+/**
+ * What an in-place put acknowledged before the worker restarted: the record's length and hash, when
+ * `path` is at least that long, no longer than `size`, and its first `received` bytes hash to the record.
+ * Bytes after them (written, not acknowledged) are written again.
+ */
+async function keptInPlace(context: VerbContext, plan: PutPlan) {
+  const record = context.transfers.ledger?.recall(plan.id);
+  if (record === undefined || record.received <= 0 || record.received > plan.size) return undefined;
+  let handle: number;
+  try {
+    handle = await openFile(context, plan.temp, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const length = await lengthOf(context, handle);
+    if (length < record.received || length > plan.size) return undefined;
+    await seekSet(context, handle, 0);
+    const hash = newHash();
+    if ((await hashFrom(context, handle, record.received, hash)) !== record.received) return undefined;
+    if (hash.copy().digest("hex") !== record.sha256) return undefined;
+    return { length: record.received, hash };
+  } finally {
+    await closeHandle(context.agent, context.log, handle);
+  }
 }
 
 /**

@@ -32,6 +32,8 @@ async function end(context: VerbContext, transfer: PutTransfer) {
     );
   }
   const sha256 = transfer.digest();
+  // Ended either way: an in-place file that matches is done, one that does not is written again.
+  if (!plan.atomic) context.transfers.ledger?.forget(plan.id);
   if (sha256 !== plan.sha256) {
     // Left as it is; the next put-begin of this file finds it complete, hashes it, and starts over.
     await context.transfers.drop(transfer);

@@ -94,6 +94,10 @@ async function writePart(context: VerbContext, transfer: PutTransfer, args: PutP
   }
   transfer.hash.update(data);
   transfer.received = received + length;
+  // In place, the guest's file cannot tell our bytes from an older file's: the worker's record can.
+  if (!transfer.plan.atomic) {
+    context.transfers.ledger?.note(transfer.id, { received: transfer.received, sha256: transfer.digest() });
+  }
   progress(context, transfer, transfer.received, transfer.plan.size);
   return { received: transfer.received };
 }

@@ -21,6 +21,8 @@ export const transferAbort = defineVerb({
     context.transfers.forget(transfer.id);
     await transfer.serial.settled();
     await transfer.release();
+    if (transfer instanceof PutTransfer && !transfer.plan.atomic)
+      context.transfers.ledger?.forget(transfer.id);
     if (transfer instanceof PutTransfer && transfer.plan.atomic) await discard(context, transfer.plan.temp);
     return { aborted: true };
   },

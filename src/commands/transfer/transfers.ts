@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { WorkerError } from "../../errors.js";
 import type { HeldTransfer } from "./held.js";
+import type { PutLedger } from "./put-ledger.js";
 
 export interface TransfersOptions {
   readonly vm: string;
@@ -14,6 +15,8 @@ export interface TransfersOptions {
    * call itself decides). guest-exec is what the rename, chmod and removal of a put need.
    */
   readonly commandEnabled?: (command: string) => boolean | undefined;
+  /** Where an in-place put's progress outlives the worker; unset: such a put starts over after a restart. */
+  readonly ledger?: PutLedger;
 }
 
 interface Entry {
@@ -38,6 +41,10 @@ export class Transfers {
 
   get size(): number {
     return this.held.size;
+  }
+
+  get ledger(): PutLedger | undefined {
+    return this.options.ledger;
   }
 
   commandEnabled(command: string): boolean | undefined {

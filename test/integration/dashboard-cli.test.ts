@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import http from "node:http";
 import { after, before, test } from "node:test";
 import mqtt from "mqtt";
 import { DashboardConfig } from "../../src/dashboard/config-json.js";
 import { packageVersion } from "../../src/version.js";
 import { runCli } from "../helpers/cli.js";
 import { startCli } from "../helpers/cli-process.js";
+import { rawGet } from "../helpers/http-get.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { skipWithout } from "../helpers/tools.js";
 
@@ -27,20 +27,9 @@ after(async () => {
 });
 
 async function get(url: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (response) => {
-        let body = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, type: response.headers["content-type"] ?? "", body }),
-        );
-      })
-      .on("error", reject);
-  });
+  const { hostname, port, pathname, search } = new URL(url);
+  const response = await rawGet(hostname, port, pathname + search);
+  return { status: response.status, type: response.headers["content-type"] ?? "", body: response.body };
 }
 
 const OPENS = /open (http:\/\/127\.0\.0\.1:\d+\/) in a browser/;

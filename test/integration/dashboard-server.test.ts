@@ -19,6 +19,7 @@ import { DashboardError } from "../../src/dashboard/errors.js";
 import { type Dashboard, type DashboardOptions, startDashboard } from "../../src/dashboard/server.js";
 import { ensureUiBuilt } from "../../src/dashboard/ui-files.js";
 import { brokerRoute } from "../../src/dashboard/upstream.js";
+import { type RawResponse, rawGet } from "../helpers/http-get.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
@@ -132,26 +133,13 @@ async function connectOutcome(url: string): Promise<"connected" | "closed" | str
   }
 }
 
-/** A GET as sent, path untouched (http.get does not normalise `..` or percent escapes). */
+/** A GET as sent to the dashboard on loopback, path untouched. */
 function get(
   port: number,
   requestPath: string,
   headers: http.OutgoingHttpHeaders = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path: requestPath, headers }, (response) => {
-        let body = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
-        );
-      })
-      .on("error", reject);
-  });
+): Promise<RawResponse> {
+  return rawGet("127.0.0.1", port, requestPath, headers);
 }
 
 /** Opens a bare WebSocket to /mqtt; resolves with the HTTP status of a refusal or "open". */

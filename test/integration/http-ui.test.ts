@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import http from "node:http";
+import type http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -21,6 +21,7 @@ import { startHttpServer } from "../../src/http/server.js";
 import { packageVersion } from "../../src/version.js";
 import { FakeAgent } from "../fakes/fake-agent.js";
 import { runCli } from "../helpers/cli.js";
+import { type RawResponse, rawGet } from "../helpers/http-get.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { skipWithout } from "../helpers/tools.js";
 import { withTimeout } from "../helpers/wait.js";
@@ -91,27 +92,14 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** A GET as sent, path untouched (http.get does not normalise `..` or percent escapes). */
+/** A GET as sent to the server at `base`, path untouched. */
 function get(
   base: string,
   requestPath: string,
   headers: http.OutgoingHttpHeaders = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+): Promise<RawResponse> {
   const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: hostname, port, path: requestPath, headers }, (response) => {
-        let body = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
-        );
-      })
-      .on("error", reject);
-  });
+  return rawGet(hostname, port, requestPath, headers);
 }
 
 /** Opens a bare WebSocket; resolves with the HTTP status of a refusal, "open", or "failed" (no HTTP answer). */

@@ -52,6 +52,14 @@ const Star = () => (
   </span>
 );
 
+/** A control's visible name: the member, starred when required. */
+const Caption = ({ label, required }: { label: string; required: boolean }) => (
+  <span>
+    {label}
+    {required ? <Star /> : null}
+  </span>
+);
+
 function Control({ field, label, value, onChange, item = false }: ControlProps) {
   const required = field.required && !item;
   const text = typeof value === "string" ? value : "";
@@ -65,12 +73,7 @@ function Control({ field, label, value, onChange, item = false }: ControlProps) 
   };
   switch (field.kind) {
     case "text": {
-      const caption = (
-        <span>
-          {label}
-          {required ? <Star /> : null}
-        </span>
-      );
+      const caption = <Caption label={label} required={required} />;
       return field.secret ? (
         <label>
           {caption}
@@ -88,10 +91,7 @@ function Control({ field, label, value, onChange, item = false }: ControlProps) 
       const bound = (n: number | undefined) => (n !== undefined && Number.isSafeInteger(n) ? n : undefined);
       return (
         <label>
-          <span>
-            {label}
-            {required ? <Star /> : null}
-          </span>
+          <Caption label={label} required={required} />
           <input
             type="number"
             step={field.integer ? 1 : "any"}
@@ -119,10 +119,7 @@ function Control({ field, label, value, onChange, item = false }: ControlProps) 
     case "choice":
       return (
         <label>
-          <span>
-            {label}
-            {required ? <Star /> : null}
-          </span>
+          <Caption label={label} required={required} />
           <select required={required} value={text} onChange={(e) => onChange(e.currentTarget.value)}>
             <option value="">{required ? "(choose)" : "(not sent)"}</option>
             {field.options.map((option) => (

@@ -5,7 +5,7 @@ import { DashboardConfig } from "../../src/dashboard/config-json.js";
 import { packageVersion } from "../../src/version.js";
 import { runCli } from "../helpers/cli.js";
 import { startCli } from "../helpers/cli-process.js";
-import { rawGet } from "../helpers/http-get.js";
+import { rawGet } from "../helpers/http-probes.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { skipWithout } from "../helpers/tools.js";
 

@@ -19,7 +19,7 @@ import { DashboardError } from "../../src/dashboard/errors.js";
 import { type Dashboard, type DashboardOptions, startDashboard } from "../../src/dashboard/server.js";
 import { ensureUiBuilt } from "../../src/dashboard/ui-files.js";
 import { brokerRoute } from "../../src/dashboard/upstream.js";
-import { type RawResponse, rawGet } from "../helpers/http-get.js";
+import { type RawResponse, rawGet, tryWebSocket } from "../helpers/http-probes.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { TestClient } from "../helpers/mqtt-client.js";
 import { skipWithout } from "../helpers/tools.js";
@@ -140,22 +140,6 @@ function get(
   headers: http.OutgoingHttpHeaders = {},
 ): Promise<RawResponse> {
   return rawGet("127.0.0.1", port, requestPath, headers);
-}
-
-/** Opens a bare WebSocket to /mqtt; resolves with the HTTP status of a refusal or "open". */
-function tryWebSocket(url: string, options: WebSocket.ClientOptions = {}): Promise<number | "open"> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, ["mqtt"], options);
-    ws.once("open", () => {
-      ws.close();
-      resolve("open");
-    });
-    ws.once("unexpected-response", (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.once("error", (error) => reject(error));
-  });
 }
 
 test("the pipe carries MQTT.js's WebSocket client to mosquitto: publish and subscribe round-trip", {

@@ -7,7 +7,6 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import pino from "pino";
-import WebSocket from "ws";
 import { stringify } from "yaml";
 import { BridgeInfoPayload } from "../../src/census/bridge-info-schema.js";
 import { Mqtt } from "../../src/config/broker.js";
@@ -21,7 +20,7 @@ import { startHttpServer } from "../../src/http/server.js";
 import { packageVersion } from "../../src/version.js";
 import { FakeAgent } from "../fakes/fake-agent.js";
 import { runCli } from "../helpers/cli.js";
-import { type RawResponse, rawGet } from "../helpers/http-get.js";
+import { type RawResponse, rawGet, tryWebSocket } from "../helpers/http-probes.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
 import { skipWithout } from "../helpers/tools.js";
 import { withTimeout } from "../helpers/wait.js";
@@ -100,22 +99,6 @@ function get(
 ): Promise<RawResponse> {
   const { hostname, port } = new URL(base);
   return rawGet(hostname, port, requestPath, headers);
-}
-
-/** Opens a bare WebSocket; resolves with the HTTP status of a refusal, "open", or "failed" (no HTTP answer). */
-function tryWebSocket(url: string, options: WebSocket.ClientOptions = {}): Promise<number | string> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, ["mqtt"], options);
-    ws.once("open", () => {
-      ws.close();
-      resolve("open");
-    });
-    ws.once("unexpected-response", (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.once("error", () => resolve("failed"));
-  });
 }
 
 const wsUrl = (base: string) => `${base.replace(/^http/, "ws")}/ui/mqtt`;

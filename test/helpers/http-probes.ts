@@ -1,4 +1,5 @@
 import http from "node:http";
+import WebSocket from "ws";
 
 export interface RawResponse {
   readonly status: number;
@@ -26,5 +27,24 @@ export function rawGet(
         );
       })
       .on("error", reject);
+  });
+}
+
+/**
+ * Opens a bare WebSocket (subprotocol mqtt); resolves with the HTTP status of a refusal, "open", or
+ * "failed" when no HTTP answer came.
+ */
+export function tryWebSocket(url: string, options: WebSocket.ClientOptions = {}): Promise<number | string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, ["mqtt"], options);
+    ws.once("open", () => {
+      ws.close();
+      resolve("open");
+    });
+    ws.once("unexpected-response", (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once("error", () => resolve("failed"));
   });
 }

@@ -12,6 +12,12 @@ export const MAX_BROWSER_BYTES = 1024 ** 3;
 /** Parts asked for at once, in both directions (as `qga-mqtt cp` does). */
 export const IN_FLIGHT = 4;
 
+/** The members the transfer verbs' replies share (README "Files of any size: transfers"). */
+export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+export const Count = z.number().int().nonnegative();
+export const TransferId = z.string().regex(/^[0-9a-f]{16}$/);
+export const PartBytes = z.number().int().positive();
+
 /** How far a transfer got: `bytes` of `size`. */
 export type OnProgress = (bytes: number, size: number) => void;
 

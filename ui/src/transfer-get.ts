@@ -4,24 +4,26 @@ import type { Requester } from "./requests.js";
 import {
   abortTransfer,
   ask,
+  Count,
   cancelTransfer,
   fromBase64,
   IN_FLIGHT,
   MAX_BROWSER_BYTES,
   type OnProgress,
+  PartBytes,
+  Sha256,
   sha256Hex,
   TransferCancelled,
   TransferError,
+  TransferId,
   tooLarge,
   untilCancelled,
 } from "./transfer-common.js";
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
-const Count = z.number().int().nonnegative();
 const GetBegin = z.looseObject({
-  transfer: z.string().regex(/^[0-9a-f]{16}$/),
+  transfer: TransferId,
   size: Count,
-  part_bytes: z.number().int().positive(),
+  part_bytes: PartBytes,
   offset: Count.optional(),
 });
 const GetPart = z.looseObject({ offset: Count, data: z.string(), sha256: Sha256, eof: z.boolean() });

@@ -3,23 +3,25 @@ import { byteCount, sendParts } from "../../src/caller/put-parts.js";
 import type { Session } from "./connection.js";
 import {
   ask,
+  Count,
   cancelTransfer,
   IN_FLIGHT,
   MAX_BROWSER_BYTES,
   type OnProgress,
+  PartBytes,
+  Sha256,
   sha256Hex,
   TransferCancelled,
   TransferError,
+  TransferId,
   toBase64,
   tooLarge,
   untilCancelled,
 } from "./transfer-common.js";
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
-const Count = z.number().int().nonnegative();
 const PutBegin = z.looseObject({
-  transfer: z.string().regex(/^[0-9a-f]{16}$/),
-  part_bytes: z.number().int().positive(),
+  transfer: TransferId,
+  part_bytes: PartBytes,
   received: Count,
 });
 const PutPart = z.looseObject({ received: Count });

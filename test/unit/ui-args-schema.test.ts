@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { execSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import { ARGS_CATALOGUE_FILE, argsCatalogueSource } from "../../scripts/gen-args-catalogue.js";
@@ -16,6 +18,8 @@ import {
   type Value,
   type ValueMap,
 } from "../../ui/src/args-schema.js";
+
+const ROOT = path.resolve(path.dirname(ARGS_CATALOGUE_FILE), "../..");
 
 /*
  * The Run page's arguments form as data (ui/src/args-schema.ts): which controls each catalogue command's
@@ -40,6 +44,13 @@ test("ui/src/args-catalogue.ts is what scripts/gen-args-catalogue.ts writes from
     "stale: run npx tsx scripts/gen-args-catalogue.ts",
   );
   assert.deepEqual(Object.keys(ARGS_CATALOGUE), [...commandNames]);
+});
+
+test("the README's command `npx tsx scripts/gen-args-catalogue.ts` runs and writes the same file", () => {
+  const before = readFileSync(ARGS_CATALOGUE_FILE, "utf8");
+  const stdout = execSync("npx tsx scripts/gen-args-catalogue.ts", { cwd: ROOT, encoding: "utf8" });
+  assert.equal(stdout, "wrote ui/src/args-catalogue.ts\n");
+  assert.equal(readFileSync(ARGS_CATALOGUE_FILE, "utf8"), before);
 });
 
 test("guest-exec: a required path, two lists, optional input, and capture-output as one choice", () => {

@@ -17,6 +17,7 @@ import { argSha256 } from "./common.js";
 import { hashFrom, lengthOf, seekSet } from "./guest-io.js";
 import { CHMOD, cannotRun, MV } from "./guest-program.js";
 import { closeHandle } from "./held.js";
+import type { InPlaceProgress } from "./put-ledger.js";
 import { newHash, type PutPlan, PutTransfer } from "./put-state.js";
 
 const PutBeginArgs = argsObject({
@@ -172,9 +173,10 @@ async function open(context: VerbContext, plan: PutPlan): Promise<PutTransfer> {
     const handle = await openFile(context, plan.temp, "w");
     return new PutTransfer(plan, handle, 0, newHash(), context.agent, context.log);
   };
-  const kept = plan.atomic ? await keptBeginning(context, plan) : await keptInPlace(context, plan);
+  const record = plan.atomic ? undefined : ledger?.recall(plan.id);
+  const kept = plan.atomic ? await keptBeginning(context, plan) : await keptInPlace(context, plan, record);
   if (kept === undefined) {
-    if (plan.atomic || ledger?.recall(plan.id) !== undefined) {
+    if (plan.atomic || record !== undefined) {
       context.log.info(
         { transfer: plan.id },
         plan.atomic
@@ -201,8 +203,7 @@ async function open(context: VerbContext, plan: PutPlan): Promise<PutTransfer> {
  * `path` is at least that long, no longer than `size`, and its first `received` bytes hash to the record.
  * Bytes after them (written, not acknowledged) are written again.
  */
-async function keptInPlace(context: VerbContext, plan: PutPlan) {
-  const record = context.transfers.ledger?.recall(plan.id);
+async function keptInPlace(context: VerbContext, plan: PutPlan, record: InPlaceProgress | undefined) {
   if (record === undefined || record.received <= 0 || record.received > plan.size) return undefined;
   let handle: number;
   try {
